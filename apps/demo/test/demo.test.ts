@@ -1,0 +1,27 @@
+import * as hdr from 'hdr-histogram-js';
+import { describe, expect, it } from 'vitest';
+import { DemoOptionError, parseDemoArgs, pingPong } from '../src/main.js';
+
+describe('demo', () => {
+  it('parses its options and names a bad one', () => {
+    expect(parseDemoArgs(['--', '--round-trips', '50', '--mode', 'park'])).toEqual({
+      roundTrips: 50,
+      modes: ['park'],
+    });
+    expect(() => parseDemoArgs(['--round-trips', '0'])).toThrow(DemoOptionError);
+    expect(() => parseDemoArgs(['--mode', 'sleep'])).toThrow(
+      '--mode must be spin, park or spin,park; got sleep',
+    );
+  });
+
+  for (const mode of ['spin', 'park'] as const) {
+    it(`${mode}: two lcores complete every round trip and the histogram holds each one`, async () => {
+      const r = await pingPong(mode, 2_000);
+      expect(r.roundTrips).toBe(2_000);
+      const h = hdr.decodeFromCompressedBase64(r.histogram);
+      expect(h.totalCount).toBe(2_000);
+      expect(r.percentilesNs.p50).toBeGreaterThan(0);
+      expect(r.percentilesNs.max).toBeGreaterThanOrEqual(r.percentilesNs.p99);
+    });
+  }
+});
