@@ -155,11 +155,8 @@ export async function runBenchmark(
     ),
   );
   for (const c of cases) {
-    console.log(
-      [pad(c.name, width), pad(fmt(c.value), 10), pad(fmt(c.min), 10), pad(fmt(c.max), 10)].join(
-        '  ',
-      ) + `  ${fmt(c.ratio)}x`,
-    );
+    const cells = [pad(c.name, width), pad(fmt(c.value), 10), pad(fmt(c.min), 10)];
+    console.log([...cells, pad(fmt(c.max), 10), `${fmt(c.ratio)}x`].join('  '));
   }
 
   const result: BenchResult = {

@@ -25,12 +25,18 @@ describe('runBenchmark', () => {
         subject: {
           name: 'A',
           describe: 'subject',
-          run: () => (order.push('A'), subjectValues[s++]),
+          run: () => {
+            order.push('A');
+            return subjectValues[s++];
+          },
         },
         baseline: {
           name: 'B',
           describe: 'baseline',
-          run: () => (order.push('B'), baselineValues[b++]),
+          run: () => {
+            order.push('B');
+            return baselineValues[b++];
+          },
         },
       },
       ['--runs', '5'],
