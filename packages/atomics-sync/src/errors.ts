@@ -12,9 +12,12 @@ export class SyncMisuseError extends Error {
   override name = 'SyncMisuseError';
 }
 
-/** An option had a value the primitive cannot use. */
-export class SyncOptionError extends Error {
-  override name = 'SyncOptionError';
+/**
+ * An option or argument had a value that cannot be used. The message names the option, the
+ * bad value and what is expected. Shared by every bypass package for the same purpose.
+ */
+export class OptionError extends Error {
+  override name = 'OptionError';
   constructor(
     readonly option: string,
     readonly value: unknown,

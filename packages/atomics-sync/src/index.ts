@@ -7,10 +7,10 @@
 export { Barrier, type BarrierDescriptor } from './barrier.js';
 export { Condition, type ConditionDescriptor } from './condition.js';
 export { Doorbell, type DoorbellDescriptor, type ParkResult } from './doorbell.js';
-export { RegionError, SyncMisuseError, SyncOptionError } from './errors.js';
+export { OptionError, RegionError, SyncMisuseError } from './errors.js';
 export { Latch, type LatchDescriptor, WaitGroup, type WaitGroupDescriptor } from './latch.js';
 export { Mutex, type MutexDescriptor } from './mutex.js';
-export type { SyncDescriptor } from './region.js';
+export { checkRegion, type SyncDescriptor } from './region.js';
 export { Semaphore, type SemaphoreDescriptor } from './semaphore.js';
 export type { WaitResult } from './wait.js';
 export {

@@ -1,4 +1,4 @@
-import { RegionError, SyncOptionError } from './errors.js';
+import { OptionError, RegionError } from './errors.js';
 
 /**
  * Where a primitive lives: a byte offset into a SharedArrayBuffer. Plain data, so it crosses
@@ -20,6 +20,20 @@ export function int32Region(
   byteOffset: number,
   bytes: number,
 ): Int32Array {
+  checkRegion(kind, sab, byteOffset, bytes);
+  return new Int32Array(sab, byteOffset, bytes / 4);
+}
+
+/**
+ * Checks that `[byteOffset, byteOffset + bytes)` lies inside the SharedArrayBuffer `sab` and that
+ * `byteOffset` is a multiple of 4, throwing a RegionError that says what to allocate otherwise.
+ */
+export function checkRegion(
+  kind: string,
+  sab: SharedArrayBuffer,
+  byteOffset: number,
+  bytes: number,
+): void {
   if (!(sab instanceof SharedArrayBuffer)) {
     throw new RegionError(
       `${kind}: the region must be a SharedArrayBuffer (got ${Object.prototype.toString.call(sab)}); ` +
@@ -44,7 +58,6 @@ export function int32Region(
         `${sab.byteLength} bytes; allocate at least ${byteOffset + bytes}`,
     );
   }
-  return new Int32Array(sab, byteOffset, bytes / 4);
 }
 
 /** Checks that a descriptor names the expected kind of primitive before attaching to it. */
@@ -60,17 +73,13 @@ export function checkDescriptor(expected: string, desc: SyncDescriptor): void {
 /** Validates a timeout in milliseconds: a finite non-negative number or Infinity. */
 export function checkTimeout(timeoutMs: number): void {
   if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
-    throw new SyncOptionError(
-      'timeoutMs',
-      timeoutMs,
-      'a number >= 0 (or Infinity to wait forever)',
-    );
+    throw new OptionError('timeoutMs', timeoutMs, 'a number >= 0 (or Infinity to wait forever)');
   }
 }
 
 /** Validates a count argument (permits, parties, increments). */
 export function checkCount(option: string, n: number, min: number): void {
   if (!Number.isInteger(n) || n < min || n > 0x7fffffff) {
-    throw new SyncOptionError(option, n, `an integer in [${min}, 2^31-1]`);
+    throw new OptionError(option, n, `an integer in [${min}, 2^31-1]`);
   }
 }

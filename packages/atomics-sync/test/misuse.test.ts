@@ -5,10 +5,10 @@ import {
   Doorbell,
   Latch,
   Mutex,
+  OptionError,
   RegionError,
   Semaphore,
   SyncMisuseError,
-  SyncOptionError,
   WaitGroup,
 } from '../src/index.js';
 
@@ -86,7 +86,7 @@ describe('misuse', () => {
 
   it('bad options name themselves and their value', () => {
     const sab = new SharedArrayBuffer(64);
-    expect(() => Barrier.create(sab, 0, 0)).toThrow(SyncOptionError);
+    expect(() => Barrier.create(sab, 0, 0)).toThrow(OptionError);
     expect(() => Barrier.create(sab, 0, 0)).toThrow(
       'parties must be an integer in [1, 2^31-1], got 0',
     );
