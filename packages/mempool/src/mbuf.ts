@@ -190,7 +190,7 @@ export class PktmbufPool {
     const meta = this.meta;
     const r = (m & HANDLE_INDEX_MASK) * MBUF_META_WORDS;
     const bufLen = meta[r + F.BUF_LEN];
-    meta[r + F.DATA_OFF] = this.headroom < bufLen ? this.headroom : bufLen;
+    meta[r + F.DATA_OFF] = Math.min(this.headroom, bufLen);
     meta[r + F.DATA_LEN] = 0;
     meta[r + F.PKT_LEN] = 0;
     meta[r + F.NB_SEGS] = 1;

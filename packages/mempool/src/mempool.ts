@@ -229,7 +229,6 @@ export class Mempool {
   /** This handle's cache slot, or -1. */
   readonly cacheId: number;
 
-  private readonly h: Uint32Array;
   private readonly ring: Ring;
   private readonly slots: Uint32Array;
   private readonly slotWords: number;
@@ -249,7 +248,6 @@ export class Mempool {
         `Mempool.attach: no mempool at byte ${byteOffset}; create it with Mempool.create first`,
       );
     }
-    this.h = h;
     this.n = h[N];
     this.eltSize = h[ELT_SIZE];
     this.cacheSize = h[CACHE_SIZE];

@@ -1,7 +1,7 @@
 import { runWorker } from '@bypass/atomics-sync';
 import { Ring } from '@bypass/ring';
 import { describe, expect, it } from 'vitest';
-import { PktmbufPool } from '../src/index.js';
+import { Mempool, PktmbufPool } from '../src/index.js';
 
 const WORKER = new URL('./fixtures/mbuf-worker.js', import.meta.url);
 
@@ -33,5 +33,18 @@ describe('mbufs across threads', () => {
       inRing: 2048,
       cached: {},
     });
+  });
+
+  it('a cache slot held by one thread cannot be claimed by another until released', async () => {
+    const o = { n: 64, eltSize: 0, cacheSize: 8, name: 'claims' };
+    const created = Mempool.create(new SharedArrayBuffer(Mempool.bytesFor(o)), 0, o);
+    const mine = Mempool.attach(created.descriptor, { cacheId: 5 });
+    const claim = new URL('./fixtures/claim-worker.js', import.meta.url);
+    const workerData = { pool: created.descriptor, cacheId: 5 };
+    expect(await runWorker<string>(claim, { workerData })).toMatch(
+      /^SyncMisuseError: Mempool claims: cache 5 belongs to thread 0; each lcore needs its own cacheId$/,
+    );
+    mine.release();
+    expect(await runWorker<string>(claim, { workerData })).toBe('claimed');
   });
 });

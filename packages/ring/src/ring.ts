@@ -271,7 +271,7 @@ export class Ring {
   count(): number {
     const used = (Atomics.load(this.h, PROD_TAIL) - Atomics.load(this.h, CONS_TAIL)) >>> 0;
     // A consumer can pass our read of the producer tail between the two loads; clamp as DPDK does.
-    return used > this.capacity ? this.capacity : used;
+    return Math.min(used, this.capacity);
   }
 
   freeCount(): number {
