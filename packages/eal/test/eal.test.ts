@@ -1,0 +1,233 @@
+// The EAL with real lcore threads. Pinning is off except in the pinning test, and every test
+// ends with cleanup() so the next can init again.
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  cleanup,
+  collectLatency,
+  collectStats,
+  doorbell,
+  EalError,
+  init,
+  LcoreError,
+  lcoreState,
+  loadNative,
+  memzoneReserve,
+  mpRemoteLaunch,
+  mpWaitLcore,
+  nativeUnavailableReason,
+  pktmbufPoolCreate,
+  remoteLaunch,
+  ringCreate,
+  stop,
+  waitLcore,
+} from '../src/index.js';
+
+const APPS = new URL('./fixtures/lcore-apps.js', import.meta.url);
+
+afterEach(async () => {
+  await cleanup();
+});
+
+describe('launch and wait', () => {
+  it('each lcore returns a value that waitLcore yields; states go wait, running/finished, wait', async () => {
+    const { config } = await init({ lcores: '0-2', pin: false }, { handleSignals: false });
+    expect(config.mainLcore).toBe(0);
+    expect(lcoreState(1)).toBe('wait');
+    remoteLaunch(1, APPS, 'hello', 'one');
+    remoteLaunch(2, APPS, 'hello', { n: 2 });
+    expect(['running', 'finished']).toContain(lcoreState(1));
+    expect(() => remoteLaunch(1, APPS, 'hello')).toThrow(
+      /lcore 1 is busy \((running|finished)\); waitLcore\(1\) first/,
+    );
+    expect(await waitLcore(1)).toEqual({ lcore: 1, main: 0, arg: 'one' });
+    expect(await waitLcore(2)).toEqual({ lcore: 2, main: 0, arg: { n: 2 } });
+    expect(lcoreState(1)).toBe('wait');
+    expect(await waitLcore(1)).toBeUndefined();
+    // Relaunch on the same lcores, this time all at once and on the main lcore too.
+    const mainValue = await mpRemoteLaunch(APPS, 'hello', 'all', 'call-main');
+    expect(mainValue).toEqual({ lcore: 0, main: 0, arg: 'all' });
+    expect(await mpWaitLcore()).toEqual({
+      1: { lcore: 1, main: 0, arg: 'all' },
+      2: { lcore: 2, main: 0, arg: 'all' },
+    });
+  });
+
+  it('refuses the main lcore, disabled lcores, missing exports', async () => {
+    await init({ lcores: [0, 3], pin: false }, { handleSignals: false });
+    expect(() => remoteLaunch(0, APPS, 'hello')).toThrow(/lcore 0 is the main lcore/);
+    expect(() => remoteLaunch(1, APPS, 'hello')).toThrow(
+      'remoteLaunch: lcore 1 is not enabled (lcores: 0,3)',
+    );
+    remoteLaunch(3, APPS, 'nothingHere');
+    await expect(waitLcore(3)).rejects.toThrow(
+      /lcore 3: EalError: .*lcore-apps\.ts exports no function named nothingHere/,
+    );
+    await expect(init({}, { handleSignals: false })).rejects.toThrow(EalError);
+  });
+});
+
+describe('oversubscription', () => {
+  it('warns when more busy-polling lcores than CPUs are asked for', async () => {
+    const errors: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((m: string) => {
+      errors.push(m);
+    });
+    const n = availableParallelism() + 1;
+    try {
+      await init({ lcores: `0-${n - 1}`, pin: false }, { handleSignals: false });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors).toEqual([
+      `EAL: ${n} lcores on ${n - 1} CPUs: busy-polling lcores will share CPUs and measurements will show the scheduler, not the code`,
+    ]);
+  });
+});
+
+describe('memzones, rings and pools across lcores', () => {
+  it('objects created before launch are found by name in the lcore', async () => {
+    await init({ lcores: [0, 1], pin: false }, { handleSignals: false });
+    const zone = memzoneReserve('blob', 100);
+    new Uint8Array(zone.sab, zone.byteOffset, 100).fill(3);
+    const toLcore = ringCreate('to_lcore', { count: 1024 });
+    const fromLcore = ringCreate('from_lcore', { count: 1024 });
+    remoteLaunch(1, APPS, 'echo', 10_000);
+    const items = Uint32Array.from({ length: 10_000 }, (_, i) => i * 7);
+    const back = new Uint32Array(10_000);
+    let sent = 0;
+    let got = 0;
+    while (got < items.length) {
+      if (sent < items.length)
+        sent += toLcore.enqueueBurst(items, Math.min(64, items.length - sent), sent);
+      got += fromLcore.dequeueBurst(back, Math.min(64, items.length - got), got);
+      if (got % 1024 === 0) await new Promise((r) => setImmediate(r));
+    }
+    expect(back).toEqual(items);
+    stop();
+    expect(await waitLcore(1)).toEqual({ sum: 300, echoed: 10_000, wanted: 10_000 });
+    expect(() => memzoneReserve('blob', 8)).toThrow('memzone blob already exists');
+    expect(() => memzoneReserve('huge', 200 << 20)).toThrow(
+      /do not fit in the 64 MiB of EAL memory; start with -m 2\d\d or more/,
+    );
+  });
+
+  it('an mbuf pool created on main is used through each lcore cache and ends full', async () => {
+    await init({ lcores: [0, 1, 2], pin: false }, { handleSignals: false });
+    const pool = pktmbufPoolCreate('pkts', { n: 1024, cacheSize: 64 });
+    await mpRemoteLaunch(APPS, 'mbufChurn', 1000);
+    expect(await mpWaitLcore()).toEqual({ 1: 1, 2: 2 });
+    expect(pool.mempool.audit().full).toBe(true);
+  });
+});
+
+describe('failure and stop', () => {
+  it('a throwing lcore stops the others and the error names it', async () => {
+    await init({ lcores: [0, 1, 2], pin: false }, { handleSignals: false });
+    remoteLaunch(1, APPS, 'loopUntilStop');
+    remoteLaunch(2, APPS, 'boom');
+    const err = await mpWaitLcore().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LcoreError);
+    expect((err as LcoreError).lcoreId).toBe(2);
+    expect((err as LcoreError).message).toBe('lcore 2: TypeError: boom on purpose');
+    expect((err as LcoreError).stack).toMatch(/in lcore 2: TypeError: boom on purpose\n\s+at boom/);
+    expect(lcoreState(1)).toBe('wait'); // it was stopped and collected
+  });
+
+  it('SIGTERM to an lcore app stops every lcore, prints stats and exits 0', async () => {
+    const app = fileURLToPath(new URL('./fixtures/sigterm-app.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', app], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let signalled = false;
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (!signalled && out.includes('ready')) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out).toContain('EAL: SIGTERM received: stopping all lcores');
+    expect(out).toMatch(/EAL statistics\n\s+lcore\s+polls\s+idle%\s+work\s+parks\s+slices\n\s+0 /);
+    expect(out).toMatch(/\n\s+1\s+[1-9]\d*\s/); // lcore 1 polled
+  });
+});
+
+describe('adaptive polling and statistics', () => {
+  it('an idle adaptive lcore parks, wakes on its doorbell and counts what it did', async () => {
+    await init({ lcores: [0, 1], pin: false }, { handleSignals: false });
+    const work = ringCreate('work', { count: 256 });
+    remoteLaunch(1, APPS, 'adaptiveConsumer');
+    const one = new Uint32Array(1);
+    for (let i = 0; i < 200; i++) {
+      one[0] = i;
+      while (work.enqueueBurst(one, 1) === 0) await new Promise((r) => setImmediate(r));
+      doorbell(1).ring();
+      if (i % 20 === 0) await new Promise((r) => setTimeout(r, 5)); // let it go idle and park
+    }
+    while (!work.isEmpty()) await new Promise((r) => setTimeout(r, 1));
+    const latency = await collectLatency();
+    expect(latency.missing).toEqual([]);
+    expect(latency.merged.totalCount).toBe(200);
+    expect(latency.merged.minNonZeroValue).toBe(1000);
+    stop();
+    const r = (await waitLcore(1)) as { items: number; parks: number };
+    expect(r.items).toBe(200);
+    expect(r.parks).toBeGreaterThan(0);
+    const stats = collectStats();
+    expect(stats.lcores[1].items).toBe(200);
+    expect(stats.lcores[1].loop_work).toBe(200);
+    expect(stats.lcores[1].loop_parks).toBe(r.parks);
+    expect(stats.total.items).toBe(200);
+  });
+});
+
+describe('slow path', () => {
+  it('an lcore offloads work to the piscina pool and gets replies by polling, never blocking', async () => {
+    await init({ lcores: [0, 1], pin: false }, { handleSignals: false });
+    remoteLaunch(1, APPS, 'offload', 4);
+    const r = (await waitLcore(1)) as {
+      pollsWhileWaiting: number;
+      values: string[];
+      failure: string;
+    };
+    const { createHash } = await import('node:crypto');
+    const expected = [0, 1, 2, 3].map((i) => {
+      let h = `job ${i}`;
+      for (let k = 0; k < 200; k++) h = createHash('sha256').update(h).digest('hex');
+      return h.slice(0, 8);
+    });
+    expect(r.values).toEqual(expected);
+    expect(r.failure).toBe('slow task failed on purpose');
+    expect(r.pollsWhileWaiting).toBeGreaterThan(100); // it kept polling while the pool worked
+  });
+});
+
+describe('CPU affinity', () => {
+  const reason = nativeUnavailableReason();
+  if (reason) console.log(`skipping CPU affinity test: ${reason}`);
+  it.skipIf(reason !== undefined)(
+    'pins each lcore thread to its CPU and restores the main thread',
+    async () => {
+      const native = loadNative()!;
+      const before = native.getAffinity();
+      const { unpinned } = await init({ lcores: [0, 1], pin: true }, { handleSignals: false });
+      expect(unpinned).toEqual([]);
+      expect(native.getAffinity()).toEqual([0]);
+      remoteLaunch(1, APPS, 'affinity');
+      expect(await waitLcore(1)).toEqual([1]);
+      await cleanup();
+      expect(native.getAffinity()).toEqual(before);
+    },
+  );
+});
