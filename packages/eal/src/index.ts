@@ -70,3 +70,11 @@ export {
 } from './objects.js';
 export { type SlowPathClient, type SlowPathReply, slowPath } from './slowpath.js';
 export { LcoreStats, lcoreStats, mergeHistograms, newLatencyHistogram } from './stats.js';
+export {
+  type TimerCallback,
+  TimerError,
+  type TimerMode,
+  TimerTableFullError,
+  TimerWheel,
+  type TimerWheelOptions,
+} from './timer.js';
