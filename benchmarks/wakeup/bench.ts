@@ -9,6 +9,7 @@ import { MessageChannel, type Worker } from 'node:worker_threads';
 import { Doorbell, startWorker } from '@bypass/atomics-sync';
 import { type BenchResult, round3, runBenchmark, type Series } from '@bypass/bench-harness';
 import * as hdr from 'hdr-histogram-js';
+import { measureIdleCpu } from './idle-cpu.js';
 import {
   AB,
   type Ack,
@@ -199,6 +200,11 @@ function latencyExtra(result: BenchResult): Record<string, unknown> {
   };
 }
 
+const idleCpu = await measureIdleCpu(process.argv.includes('--quick') ? 300 : 2000);
+console.log(
+  `# idle lcore CPU (cores used by the process per second of wall time): busy ${round3(idleCpu.busy)}, adaptive ${round3(idleCpu.adaptive)}`,
+);
+
 await runBenchmark(
   {
     bench: 'wakeup',
@@ -221,5 +227,5 @@ await runBenchmark(
     },
   },
   process.argv.slice(2),
-  latencyExtra,
+  (r) => ({ ...latencyExtra(r), idleCpu }),
 );

@@ -19,6 +19,8 @@ import { LOOP_COUNTERS, lcoreStats } from './stats.js';
  */
 
 export interface PollLoopOptions {
+  /** This lcore's timers: managed after every poll, and an adaptive park ends when one is due. */
+  timers?: { manage(now: number): number; nextExpiry(): number };
   /** Called after every poll with the same `now`: run timers here (TimerWheel.manage). */
   afterPoll?: (now: number) => void;
   /** Earliest time anything is due (TimerWheel.nextExpiry), to bound an adaptive park. */
@@ -58,8 +60,10 @@ export async function runPollLoop(
   const spinPolls = options.spinPolls ?? ctx.config.spinPolls;
   const sliceMs = (options.sliceUs ?? ctx.config.sliceUs) / 1000;
   const maxParkMs = options.maxParkMs ?? 10;
-  const afterPoll = options.afterPoll;
-  const nextDue = options.nextDue;
+  const timers = options.timers;
+  const afterPoll =
+    options.afterPoll ?? (timers ? (t: number) => void timers.manage(t) : undefined);
+  const nextDue = options.nextDue ?? (timers ? () => timers.nextExpiry() : undefined);
   const stats = lcoreStats();
   const ids = LOOP_COUNTERS.map((n) => stats.counterId(n));
   const row = stats.row;

@@ -192,6 +192,17 @@ describe('adaptive polling and statistics', () => {
   });
 });
 
+describe('timers in the loop', () => {
+  it('an adaptive lcore with only timers parks between them and fires them in order', async () => {
+    await init({ lcores: [0, 1], pin: false }, { handleSignals: false });
+    remoteLaunch(1, APPS, 'timerLcore');
+    const r = (await waitLcore(1)) as { fired: string[]; parks: number; elapsed: number };
+    expect(r.fired).toEqual(['tick', 'tick', 'once', 'tick', 'tick']);
+    expect(r.elapsed).toBeGreaterThanOrEqual(20);
+    expect(r.parks).toBeGreaterThan(0);
+  });
+});
+
 describe('slow path', () => {
   it('an lcore offloads work to the piscina pool and gets replies by polling, never blocking', async () => {
     await init({ lcores: [0, 1], pin: false }, { handleSignals: false });
