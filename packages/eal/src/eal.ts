@@ -64,6 +64,13 @@ interface MainState {
 }
 
 let state: MainState | undefined;
+const cleanupHooks = new Set<() => void>();
+
+/** Registers `fn` to run at cleanup() on the main thread (libraries above the EAL drop their
+ * per-thread state there, so a later init() starts clean). */
+export function onCleanup(fn: () => void): void {
+  cleanupHooks.add(fn);
+}
 
 function main(): MainState {
   if (state === undefined)
@@ -404,6 +411,7 @@ export async function cleanup(): Promise<void> {
   if (s.restoreAffinity) loadNative()?.setAffinity(s.restoreAffinity);
   await s.slowPath.close();
   setSlowPathPort(undefined);
+  for (const fn of cleanupHooks) fn();
   state = undefined;
   setContext(undefined);
   resetLcoreStats();

@@ -32,6 +32,7 @@ export {
   lcoreState,
   mpRemoteLaunch,
   mpWaitLcore,
+  onCleanup,
   printStats,
   quitRequested,
   remoteLaunch,
@@ -41,6 +42,7 @@ export {
 export { EalArgError, EalError, LcoreError } from './errors.js';
 export {
   doorbell,
+  ealConfig,
   isMainLcore,
   lcoreCount,
   lcoreCpu,

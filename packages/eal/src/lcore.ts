@@ -1,5 +1,11 @@
 import type { Doorbell } from '@bypass/atomics-sync';
+import type { EalConfig } from './args.js';
 import { context } from './context.js';
+
+/** The EAL's configuration as this thread sees it (lcores, vdevs, poll mode, ...). */
+export function ealConfig(): EalConfig {
+  return context().config;
+}
 
 /** This thread's lcore id (rte_lcore_id). */
 export function lcoreId(): number {

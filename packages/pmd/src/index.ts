@@ -1,5 +1,49 @@
 /**
- * @bypass/pmd: poll-mode drivers (issues 5 and 6): the ethdev API, ring/null/pcap/tap/fault
- * drivers, Toeplitz RSS with RETA and a software dispatcher. Nothing is exported yet.
+ * @bypass/pmd: poll-mode drivers. The ethdev API (ethdev.ts) over drivers registered by name:
+ * net_null, net_ring (and, in later steps, net_pcap, net_fault, net_tap); RSS (rss/).
  */
-export {};
+import { registerDriver } from './driver.js';
+import { nullDriver } from './drivers/null.js';
+import { ringDriver } from './drivers/ring.js';
+
+registerDriver('net_null', nullDriver);
+registerDriver('net_ring', ringDriver);
+
+export {
+  type DriverFactory,
+  driverNames,
+  type EthDriver,
+  type PortContext,
+  registerDriver,
+} from './driver.js';
+export { udpTemplate } from './drivers/null.js';
+export { EthDevError } from './errors.js';
+export {
+  type EthConf,
+  type EthDevInfo,
+  type EthStats,
+  ethDevByName,
+  ethDevConfigure,
+  ethDevCount,
+  ethDevCreate,
+  ethDevInfo,
+  ethDevProbe,
+  ethDevStart,
+  ethDevStop,
+  ethLinkGet,
+  ethMacAddr,
+  ethPromiscuousDisable,
+  ethPromiscuousEnable,
+  ethPromiscuousGet,
+  ethRssRetaQuery,
+  ethRssRetaUpdate,
+  ethRxQueueSetup,
+  ethStats,
+  ethStatsReset,
+  ethTxQueueSetup,
+  ethXstats,
+  rxBurst,
+  txBurst,
+} from './ethdev.js';
+export { MbufOlFlag } from './mbuf-flags.js';
+export { MAX_PORTS, MAX_QUEUES, RETA_MAX } from './port-table.js';

@@ -1,0 +1,212 @@
+import type { Toeplitz } from './toeplitz.js';
+
+/**
+ * Which packets a port hashes, and on which fields: DPDK's `rss_hf` (rte_eth_rss_conf), with
+ * the bit positions of rte_ethdev.h (`RTE_ETH_RSS_*`), so a mask written for DPDK means the same
+ * here. DPDK's mask is 64 bits; the flags from bit 32 up (ECPRI, MPLS, the checksum and
+ * L3/L4_SRC_ONLY/DST_ONLY modifiers) are left out, since JavaScript's bitwise operators are
+ * 32-bit and `rssHashFrame` does not use them. A mask is an unsigned 32-bit number; combine
+ * flags with `|` (and `>>> 0` if PPPOE, bit 31, is among them).
+ *
+ * `rssHashFrame` honours the flags in `RSS_HF_SUPPORTED`; the others are named so that a DPDK
+ * configuration can be read and rejected by name.
+ */
+export const RssHf = {
+  IPV4: 1 << 2,
+  FRAG_IPV4: 1 << 3,
+  NONFRAG_IPV4_TCP: 1 << 4,
+  NONFRAG_IPV4_UDP: 1 << 5,
+  NONFRAG_IPV4_SCTP: 1 << 6,
+  NONFRAG_IPV4_OTHER: 1 << 7,
+  IPV6: 1 << 8,
+  FRAG_IPV6: 1 << 9,
+  NONFRAG_IPV6_TCP: 1 << 10,
+  NONFRAG_IPV6_UDP: 1 << 11,
+  NONFRAG_IPV6_SCTP: 1 << 12,
+  NONFRAG_IPV6_OTHER: 1 << 13,
+  L2_PAYLOAD: 1 << 14,
+  IPV6_EX: 1 << 15,
+  IPV6_TCP_EX: 1 << 16,
+  IPV6_UDP_EX: 1 << 17,
+  PORT: 1 << 18,
+  VXLAN: 1 << 19,
+  GENEVE: 1 << 20,
+  NVGRE: 1 << 21,
+  GTPU: 1 << 23,
+  ETH: 1 << 24,
+  S_VLAN: 1 << 25,
+  C_VLAN: 1 << 26,
+  ESP: 1 << 27,
+  AH: 1 << 28,
+  L2TPV3: 1 << 29,
+  PFCP: 1 << 30,
+  PPPOE: 2 ** 31,
+  /** RTE_ETH_RSS_IP: every IP packet on its addresses. */
+  IP: (1 << 2) | (1 << 3) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 13) | (1 << 15),
+  /** RTE_ETH_RSS_TCP: TCP over IPv4 and IPv6 on the 4-tuple. */
+  TCP: (1 << 4) | (1 << 10) | (1 << 16),
+  /** RTE_ETH_RSS_UDP: UDP over IPv4 and IPv6 on the 4-tuple. */
+  UDP: (1 << 5) | (1 << 11) | (1 << 17),
+  /** RTE_ETH_RSS_SCTP: SCTP over IPv4 and IPv6 on addresses and ports. */
+  SCTP: (1 << 6) | (1 << 12),
+} as const;
+
+/** The rss_hf flags `rssHashFrame` acts on (DPDK's dev_info.flow_type_rss_offloads). */
+export const RSS_HF_SUPPORTED: number =
+  RssHf.IP | RssHf.TCP | RssHf.UDP | RssHf.SCTP;
+
+/** What `rssHashFrame` returns for a frame it does not hash (not IP, truncated, or not enabled). */
+export const RSS_NOT_HASHED = -1;
+
+// Ethernet (IEEE 802.3) and 802.1Q.
+const ETH_HLEN = 14;
+const ETH_TYPE = 12;
+const VLAN_HLEN = 4;
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
+const ETHERTYPE_VLAN = 0x8100;
+// RFC 791 3.1: the IPv4 header.
+const IPV4_MIN_HLEN = 20;
+const IPV4_FRAG = 6; // flags (3 bits) and fragment offset (13 bits)
+const IPV4_MF_AND_OFFSET = 0x3fff; // DF (0x4000) does not make a fragment
+const IPV4_PROTO = 9;
+// RFC 8200 3: the IPv6 header.
+const IPV6_HLEN = 40;
+const IPV6_NEXT_HEADER = 6;
+// IANA protocol numbers.
+const PROTO_TCP = 6;
+const PROTO_UDP = 17;
+const PROTO_SCTP = 132;
+const PROTO_V6_HOP_BY_HOP = 0;
+const PROTO_V6_ROUTING = 43;
+const PROTO_V6_FRAGMENT = 44;
+const PROTO_V6_DEST_OPTS = 60;
+// Source and destination port: the first 4 bytes of TCP, UDP and SCTP headers alike.
+const PORTS_LEN = 4;
+
+/**
+ * The RSS hash a NIC would give an Ethernet frame, under the enabled `rssHf` flags. Parses
+ * Ethernet II with at most one 802.1Q tag, then IPv4 or IPv6, and picks the fields as
+ * hardware does:
+ *
+ * - TCP, UDP or SCTP, not a fragment, with that protocol's NONFRAG_IPVx_* flag: the 4-tuple
+ *   (src addr, dst addr, src port, dst port); without it, but with IPV4 / IPV6: the 2-tuple.
+ * - An IPv4 fragment (MF set or a non-zero offset; DF alone is not one) or an IPv6 packet whose
+ *   next header is a Fragment header: the 2-tuple, with IPVx or FRAG_IPVx. A NIC cannot see
+ *   the ports of later fragments, so it hashes every fragment of a datagram on the addresses.
+ * - Any other protocol: the 2-tuple with IPVx or NONFRAG_IPVx_OTHER. IPv6 extension headers are
+ *   not walked: Hop-by-Hop, Routing or Destination Options first means the 2-tuple, with IPV6
+ *   or IPV6_EX.
+ * - IPv4 options are skipped by IHL. A TCP/UDP/SCTP header cut short by the end of the frame
+ *   gets the 2-tuple.
+ *
+ * @param toeplitz the port's hasher (its key).
+ * @param frame the bytes holding the frame; read, never written or kept.
+ * @param offset where the Ethernet header starts in `frame`.
+ * @param length the frame's length in bytes (no FCS).
+ * @param rssHf the enabled `RssHf` flags.
+ * @returns the hash as an unsigned 32-bit number, or `RSS_NOT_HASHED` (-1) for a frame that
+ *   is not IPv4/IPv6, is too short for its headers, or whose type `rssHf` does not enable.
+ *   Allocates nothing.
+ */
+export function rssHashFrame(
+  toeplitz: Toeplitz,
+  frame: Uint8Array,
+  offset: number,
+  length: number,
+  rssHf: number,
+): number {
+  if (length < ETH_HLEN) return RSS_NOT_HASHED;
+  const end = offset + length;
+  let l3 = offset + ETH_HLEN;
+  let etherType = (frame[offset + ETH_TYPE] << 8) | frame[offset + ETH_TYPE + 1];
+  if (etherType === ETHERTYPE_VLAN) {
+    if (length < ETH_HLEN + VLAN_HLEN) return RSS_NOT_HASHED;
+    // The tag's TCI sits where the EtherType was; the real EtherType follows it.
+    etherType = (frame[l3 + 2] << 8) | frame[l3 + 3];
+    l3 += VLAN_HLEN;
+  }
+  if (etherType === ETHERTYPE_IPV4) return rssHashIpv4(toeplitz, frame, l3, end, rssHf);
+  if (etherType === ETHERTYPE_IPV6) return rssHashIpv6(toeplitz, frame, l3, end, rssHf);
+  return RSS_NOT_HASHED;
+}
+
+/**
+ * `rssHashFrame` from the IPv4 header on, for callers that already know where it is.
+ * @param ipOffset where the IPv4 header starts; `end`: the offset just past the packet.
+ * @returns the hash (unsigned 32-bit) or `RSS_NOT_HASHED`.
+ */
+export function rssHashIpv4(
+  toeplitz: Toeplitz,
+  bytes: Uint8Array,
+  ipOffset: number,
+  end: number,
+  rssHf: number,
+): number {
+  if (ipOffset + IPV4_MIN_HLEN > end) return RSS_NOT_HASHED;
+  const versionIhl = bytes[ipOffset];
+  const ihl = (versionIhl & 0x0f) << 2;
+  if (versionIhl >>> 4 !== 4 || ihl < IPV4_MIN_HLEN || ipOffset + ihl > end) {
+    return RSS_NOT_HASHED;
+  }
+  if ((((bytes[ipOffset + IPV4_FRAG] << 8) | bytes[ipOffset + IPV4_FRAG + 1]) & IPV4_MF_AND_OFFSET) !== 0) {
+    return (rssHf & (RssHf.IPV4 | RssHf.FRAG_IPV4)) !== 0
+      ? toeplitz.hashV4(bytes, ipOffset, -1)
+      : RSS_NOT_HASHED;
+  }
+  const proto = bytes[ipOffset + IPV4_PROTO];
+  const l4Flag =
+    proto === PROTO_TCP
+      ? RssHf.NONFRAG_IPV4_TCP
+      : proto === PROTO_UDP
+        ? RssHf.NONFRAG_IPV4_UDP
+        : proto === PROTO_SCTP
+          ? RssHf.NONFRAG_IPV4_SCTP
+          : 0;
+  if (l4Flag === 0) {
+    return (rssHf & (RssHf.IPV4 | RssHf.NONFRAG_IPV4_OTHER)) !== 0
+      ? toeplitz.hashV4(bytes, ipOffset, -1)
+      : RSS_NOT_HASHED;
+  }
+  const l4 = ipOffset + ihl;
+  if ((rssHf & l4Flag) !== 0 && l4 + PORTS_LEN <= end) return toeplitz.hashV4(bytes, ipOffset, l4);
+  return (rssHf & RssHf.IPV4) !== 0 ? toeplitz.hashV4(bytes, ipOffset, -1) : RSS_NOT_HASHED;
+}
+
+/**
+ * `rssHashFrame` from the IPv6 header on, for callers that already know where it is.
+ * @param ipOffset where the IPv6 header starts; `end`: the offset just past the packet.
+ * @returns the hash (unsigned 32-bit) or `RSS_NOT_HASHED`.
+ */
+export function rssHashIpv6(
+  toeplitz: Toeplitz,
+  bytes: Uint8Array,
+  ipOffset: number,
+  end: number,
+  rssHf: number,
+): number {
+  if (ipOffset + IPV6_HLEN > end || bytes[ipOffset] >>> 4 !== 6) return RSS_NOT_HASHED;
+  const next = bytes[ipOffset + IPV6_NEXT_HEADER];
+  const l4Flag =
+    next === PROTO_TCP
+      ? RssHf.NONFRAG_IPV6_TCP
+      : next === PROTO_UDP
+        ? RssHf.NONFRAG_IPV6_UDP
+        : next === PROTO_SCTP
+          ? RssHf.NONFRAG_IPV6_SCTP
+          : 0;
+  if (l4Flag !== 0) {
+    const l4 = ipOffset + IPV6_HLEN;
+    if ((rssHf & l4Flag) !== 0 && l4 + PORTS_LEN <= end) {
+      return toeplitz.hashV6(bytes, ipOffset, l4);
+    }
+    return (rssHf & RssHf.IPV6) !== 0 ? toeplitz.hashV6(bytes, ipOffset, -1) : RSS_NOT_HASHED;
+  }
+  const enabling =
+    next === PROTO_V6_FRAGMENT
+      ? RssHf.IPV6 | RssHf.FRAG_IPV6
+      : next === PROTO_V6_HOP_BY_HOP || next === PROTO_V6_ROUTING || next === PROTO_V6_DEST_OPTS
+        ? RssHf.IPV6 | RssHf.IPV6_EX
+        : RssHf.IPV6 | RssHf.NONFRAG_IPV6_OTHER;
+  return (rssHf & enabling) !== 0 ? toeplitz.hashV6(bytes, ipOffset, -1) : RSS_NOT_HASHED;
+}
