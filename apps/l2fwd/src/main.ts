@@ -4,13 +4,22 @@ import { cleanup, init } from '@bypass/eal';
 import { parseL2fwdArgs, runL2fwd } from './l2fwd.js';
 
 const argv = process.argv.slice(2);
-const { rest } = await init(argv[0] === '--' ? argv.slice(1) : argv);
+let rest: string[] = [];
+try {
+  ({ rest } = await init(argv[0] === '--' ? argv.slice(1) : argv));
+} catch (e) {
+  console.error(`${(e as Error).name}: ${(e as Error).message}`);
+  process.exit(1);
+}
 try {
   const r = await runL2fwd(parseL2fwdArgs(rest));
   console.log(
     `\nL2FWD: ${r.mpps.toFixed(2)} Mpps forwarded on ${r.lcores} lcore(s) over ${r.seconds.toFixed(1)} s`,
   );
-} finally {
+} catch (e) {
+  console.error(`${(e as Error).name}: ${(e as Error).message}`);
   await cleanup();
+  process.exit(1);
 }
+await cleanup();
 process.exit(0);

@@ -9,6 +9,10 @@
  * BigInt reading is a heap allocation (GC work per poll) and BigInt arithmetic is slow. Use
  * `nowNs()` where integer nanoseconds matter and calls are rare (latency stamps, histograms).
  *
+ * performance.now() counts from each thread's own time origin, so its values are not comparable
+ * between lcores; nowNs() (CLOCK_MONOTONIC) is the same clock in every thread: use it for
+ * timestamps that travel with a packet to another lcore.
+ *
  * The stack never reads a clock itself: the lcore loop passes `now` down.
  */
 export const now: () => number = performance.now.bind(performance);

@@ -1,13 +1,16 @@
 /**
  * @bypass/pmd: poll-mode drivers. The ethdev API (ethdev.ts) over drivers registered by name:
- * net_null, net_ring (and, in later steps, net_pcap, net_fault, net_tap); RSS (rss/).
+ * net_null, net_ring, net_pcap (and, in later steps, net_fault, net_tap); RSS (rss/); the
+ * libpcap file format (pcap/).
  */
 import { registerDriver } from './driver.js';
 import { nullDriver } from './drivers/null.js';
+import { pcapDriver } from './drivers/pcap.js';
 import { ringDriver } from './drivers/ring.js';
 
 registerDriver('net_null', nullDriver);
 registerDriver('net_ring', ringDriver);
+registerDriver('net_pcap', pcapDriver);
 
 export {
   type DriverFactory,
@@ -46,4 +49,5 @@ export {
   txBurst,
 } from './ethdev.js';
 export { MbufOlFlag } from './mbuf-flags.js';
+export * from './pcap/index.js';
 export { MAX_PORTS, MAX_QUEUES, RETA_MAX } from './port-table.js';
