@@ -7,8 +7,18 @@
 import { availableParallelism } from 'node:os';
 import { startWorker } from '@bypass/atomics-sync';
 import { round3, runBenchmark } from '@bypass/bench-harness';
-import { cleanup, init } from '@bypass/eal';
+import {
+  cleanup,
+  init,
+  memzoneReserve,
+  mpWaitLcore,
+  pktmbufPoolCreate,
+  remoteLaunch,
+  ringCreate,
+  stop,
+} from '@bypass/eal';
 import { runL2fwd } from '@bypass/l2fwd';
+import { ethDevConfigure, ethDevStart, ethRxQueueSetup, ethTxQueueSetup } from '@bypass/pmd';
 
 const quick = process.argv.includes('--quick');
 const durationS = quick ? 0.3 : 1;
@@ -32,6 +42,37 @@ async function l2fwd(lcores: number): Promise<number> {
       print: () => {},
     });
     return r.mpps;
+  } finally {
+    await cleanup();
+  }
+}
+
+/** Software RSS: dispatcher lcore 1 spreads a single-queue port over 1 worker ring (lcore 2). */
+async function rssDispatch(): Promise<number> {
+  await init(
+    { lcores: '0-2', pin: false, logLevel: 'err', vdevs: ['net_null0,size=64,copy=1'] },
+    { handleSignals: false },
+  );
+  try {
+    pktmbufPoolCreate('rss_pool', { n: 8192, cacheSize: 256 });
+    ringCreate('rss_w0', { count: 1024 });
+    const z = memzoneReserve('rss_stats', 16);
+    const stats = new Float64Array(z.sab, z.byteOffset, 2);
+    ethDevConfigure(0, { rxQueues: 1, txQueues: 1 });
+    ethRxQueueSetup(0, 0, { size: 1024, mempool: 'rss_pool' });
+    ethTxQueueSetup(0, 0, { size: 1024 });
+    ethDevStart(0);
+    const mod = new URL('./dispatch-lcore.js', import.meta.url);
+    remoteLaunch(2, mod, 'drain', 0);
+    remoteLaunch(1, mod, 'dispatch', 1);
+    await new Promise((r) => setTimeout(r, 300));
+    const n0 = stats[0];
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, durationS * 1000));
+    const mpps = (stats[0] - n0) / ((performance.now() - t0) / 1000) / 1e6;
+    stop();
+    await mpWaitLcore();
+    return mpps;
   } finally {
     await cleanup();
   }
@@ -91,6 +132,12 @@ await runBenchmark(
           if (!q) l2.two.push(v);
           return v;
         },
+      },
+      {
+        name: 'rss-dispatch',
+        describe:
+          'software RSS: lcore 1 hashes (Toeplitz, IPv4/UDP 4-tuple) and enqueues net_null frames to a worker ring; lcore 2 frees them',
+        run: rssDispatch,
       },
     ],
   },

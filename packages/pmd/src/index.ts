@@ -20,6 +20,7 @@ export {
   registerDriver,
 } from './driver.js';
 export { udpTemplate } from './drivers/null.js';
+export { type DispatcherOptions, RssDispatcher } from './dispatcher.js';
 export { EthDevError } from './errors.js';
 export {
   type EthConf,
@@ -50,4 +51,5 @@ export {
 } from './ethdev.js';
 export { MbufOlFlag } from './mbuf-flags.js';
 export * from './pcap/index.js';
+export * from './rss/index.js';
 export { MAX_PORTS, MAX_QUEUES, RETA_MAX } from './port-table.js';

@@ -41,7 +41,9 @@ export const RSS_SYMMETRIC_KEY: Uint8Array = new Uint8Array(40).map((_, i) =>
 function keyWindow(key: Uint8Array, bit: number): number {
   const i = bit >>> 3;
   const shift = bit & 7;
-  const hi = ((key[i] << 24) | ((key[i + 1] ?? 0) << 16) | ((key[i + 2] ?? 0) << 8) | (key[i + 3] ?? 0)) >>> 0;
+  const hi =
+    ((key[i] << 24) | ((key[i + 1] ?? 0) << 16) | ((key[i + 2] ?? 0) << 8) | (key[i + 3] ?? 0)) >>>
+    0;
   const next = key[i + 4] ?? 0;
   return shift === 0 ? hi : ((hi << shift) | (next >>> (8 - shift))) >>> 0;
 }
