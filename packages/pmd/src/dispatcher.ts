@@ -58,7 +58,7 @@ export class RssDispatcher {
   /** One step of the dispatching lcore's loop: receive up to `max` (<= 64) frames and hand
    * them out. Returns how many were received. */
   poll(max = 32): number {
-    const n = rxBurst(this.o.port, this.o.queue ?? 0, this.rx, max > 64 ? 64 : max);
+    const n = rxBurst(this.o.port, this.o.queue ?? 0, this.rx, Math.min(max, 64));
     if (n === 0) return 0;
     this.received += n;
     const counts = this.counts;

@@ -12,6 +12,7 @@ registerDriver('net_null', nullDriver);
 registerDriver('net_ring', ringDriver);
 registerDriver('net_pcap', pcapDriver);
 
+export { type DispatcherOptions, RssDispatcher } from './dispatcher.js';
 export {
   type DriverFactory,
   driverNames,
@@ -20,7 +21,6 @@ export {
   registerDriver,
 } from './driver.js';
 export { udpTemplate } from './drivers/null.js';
-export { type DispatcherOptions, RssDispatcher } from './dispatcher.js';
 export { EthDevError } from './errors.js';
 export {
   type EthConf,
@@ -51,5 +51,5 @@ export {
 } from './ethdev.js';
 export { MbufOlFlag } from './mbuf-flags.js';
 export * from './pcap/index.js';
-export * from './rss/index.js';
 export { MAX_PORTS, MAX_QUEUES, RETA_MAX } from './port-table.js';
+export * from './rss/index.js';
