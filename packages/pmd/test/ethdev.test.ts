@@ -99,7 +99,7 @@ describe('ethdev', () => {
       'net_null5 size must be an integer in [14, 65535], got x',
     );
     expect(() => ethDevCreate('net_ring5,speed=9')).toThrow(
-      'net_ring5 argument must be one of peer, mac, got speed',
+      'net_ring5 argument must be one of peer, switch, mac, got speed',
     );
     expect(() => rxBurst(9, 0, h, 4)).toThrow(/no port 9/);
   });

@@ -5,7 +5,16 @@ import { Ring } from '@bypass/ring';
 import type { DriverFactory, EthDriver, PortContext } from '../driver.js';
 import { EthDevError } from '../errors.js';
 import { MbufOlFlag } from '../mbuf-flags.js';
-import { type PortConf, PortState, type PortTable, RxStat, rxStatBase, W } from '../port-table.js';
+import {
+  type PortConf,
+  PortState,
+  type PortTable,
+  RxStat,
+  rxStatBase,
+  TxStat,
+  txStatBase,
+  W,
+} from '../port-table.js';
 import { rssHashFrame } from '../rss/flow.js';
 import { RSS_DEFAULT_KEY, Toeplitz } from '../rss/toeplitz.js';
 
@@ -14,6 +23,7 @@ import { RSS_DEFAULT_KEY, Toeplitz } from '../rss/toeplitz.js';
  *
  *   --vdev net_ring0                      loopback: what port 0 sends, port 0 receives
  *   --vdev net_ring0,peer=net_ring1 --vdev net_ring1,peer=net_ring0     back to back
+ *   --vdev net_ring0,switch=sw0 --vdev net_ring1,switch=sw0 ...          N ports on a switch
  *
  * Each rx queue is an MP/SC ring of `size` descriptors, created when the port starts. A sending
  * port plays the receiving NIC's role in hardware: when the receiver has several rx queues and RSS
@@ -22,7 +32,13 @@ import { RSS_DEFAULT_KEY, Toeplitz } from '../rss/toeplitz.js';
  * RETA names. Frames that are not IP go to queue 0. With one rx queue (or RSS off), tx queue i
  * feeds rx queue i mod (rx queues), as rte_eth_from_rings does.
  *
- * txBurst takes the longest prefix of the burst that fits in the receiving rings; the caller keeps
+ * On a virtual switch, a frame goes to the member port whose MAC is its destination MAC; a
+ * broadcast, multicast or unknown destination is flooded to every other started member (one
+ * mbuf, its reference count raised once per extra receiver). The switch fabric takes every frame
+ * (txBurst returns n); a member whose rx ring is full drops its copy and counts it as rx missed,
+ * and a frame with no receiver at all is freed and counted as a tx error.
+ *
+ * Point to point, txBurst takes the longest prefix of the burst that fits in the receiving rings; the caller keeps
  * the rest. Another port sending into the same rx ring at the same moment can fill it between that
  * check and the enqueue: those frames are dropped and counted as the receiver's rx missed
  * (imissed), as a NIC whose rx ring is full does.
@@ -77,6 +93,7 @@ class RingDriver implements EthDriver {
   }
 
   txBurst(q: number, handles: Uint32Array, n: number): number {
+    if (this.ctx.conf.args.switch !== undefined) return this.txSwitch(q, handles, n);
     const d = this.dest ?? this.resolve();
     // The other end is not started: the link is down and nothing is sent.
     if (
@@ -130,6 +147,98 @@ class RingDriver implements EthDriver {
     return taken;
   }
 
+  private members: Destination[] | undefined;
+  private memberMacs: Uint8Array[] = [];
+
+  /** Virtual switch: deliver each frame by destination MAC, flooding what has no single owner. */
+  private txSwitch(q: number, handles: Uint32Array, n: number): number {
+    const members = this.members ?? this.resolveSwitch();
+    const words = this.ctx.table.words;
+    const macs = this.memberMacs;
+    for (let i = 0; i < n; i++) {
+      const m = handles[i];
+      const pool = mbufPoolOf(m);
+      const at = pool.mtod(m);
+      const data = pool.data;
+      let target = -1;
+      if ((data[at] & 1) === 0) {
+        for (let k = 0; k < members.length; k++) {
+          const mac = macs[k];
+          if (
+            data[at] === mac[0] &&
+            data[at + 1] === mac[1] &&
+            data[at + 2] === mac[2] &&
+            data[at + 3] === mac[3] &&
+            data[at + 4] === mac[4] &&
+            data[at + 5] === mac[5]
+          ) {
+            target = k;
+            break;
+          }
+        }
+      }
+      if (target >= 0 && Atomics.load(words, members[target].stateIndex) === PortState.STARTED) {
+        this.deliver(members[target], q, pool, m);
+        continue;
+      }
+      let receivers = 0;
+      for (let k = 0; k < members.length; k++)
+        if (Atomics.load(words, members[k].stateIndex) === PortState.STARTED) receivers++;
+      if (receivers === 0 || target >= 0) {
+        // No started member owns or can receive it.
+        pool.free(m);
+        this.ctx.stats[txStatBase(q) + TxStat.ERRORS]++;
+        continue;
+      }
+      if (receivers > 1) pool.refcntUpdate(m, receivers - 1);
+      for (let k = 0; k < members.length; k++) {
+        if (Atomics.load(words, members[k].stateIndex) === PortState.STARTED)
+          this.deliver(members[k], q, pool, m);
+      }
+    }
+    return n;
+  }
+
+  /** Enqueues one reference to `m` on the rx queue of `d` that RSS (or the tx queue) picks. */
+  private deliver(d: Destination, q: number, pool: PktmbufPool, m: number): void {
+    let dq = q % d.rings.length;
+    if (d.toeplitz !== undefined) {
+      const hash = rssHashFrame(d.toeplitz, pool.data, pool.mtod(m), pool.dataLen(m), d.hf);
+      dq = 0;
+      if (hash >= 0) {
+        dq = d.reta[hash & (Atomics.load(this.ctx.table.words, d.retaSizeIndex) - 1)];
+        pool.setRssHash(m, hash);
+        pool.setOlFlags(m, pool.olFlags(m) | MbufOlFlag.RX_RSS_HASH);
+      }
+    }
+    if (!d.rings[dq].enqueueOne(m)) {
+      pool.free(m);
+      d.stats[rxStatBase(dq) + RxStat.MISSED]++;
+    }
+  }
+
+  private resolveSwitch(): Destination[] {
+    const t = this.ctx.table;
+    const name = this.ctx.conf.args.switch;
+    const members: Destination[] = [];
+    this.memberMacs = [];
+    for (let p = 0; p < t.count(); p++) {
+      const c = t.readConf(p);
+      if (p === this.ctx.port || c.driver !== 'net_ring' || c.args.switch !== name) continue;
+      if (t.word(p, W.STATE) !== PortState.STARTED) return this.unresolved(); // wait until all members run
+      members.push(this.destination(p, c));
+      this.memberMacs.push(Uint8Array.from(c.mac));
+    }
+    this.members = members;
+    return members;
+  }
+
+  /** A switch member is not started yet: deliver to nobody this time, look again next burst. */
+  private unresolved(): Destination[] {
+    this.memberMacs = [];
+    return [];
+  }
+
   private grow(nq: number, n: number): void {
     const size = Math.max(n, 64);
     this.buckets = Array.from({ length: nq }, () => new Uint32Array(size));
@@ -145,20 +254,24 @@ class RingDriver implements EthDriver {
     for (let p = 0; p < t.count(); p++) if (t.readConf(p).name === peerName) peer = p;
     if (peer < 0) throw new EthDevError(`${this.ctx.conf.name}: peer ${peerName} is not a port`);
     if (t.word(peer, W.STATE) !== PortState.STARTED) return undefined;
-    const conf = t.readConf(peer);
+    this.dest = this.destination(peer, t.readConf(peer));
+    return this.dest;
+  }
+
+  private destination(port: number, conf: PortConf): Destination {
+    const t = this.ctx.table;
     const rings = conf.rxq.map((_, q) => attachRing(rxRingName(conf.name, q)));
     const hf = conf.rss?.hf ?? 0;
-    this.dest = {
-      port: peer,
+    return {
+      port,
       rings,
-      stats: t.stats(peer),
+      stats: t.stats(port),
       hf,
       toeplitz: rings.length > 1 && hf !== 0 ? new Toeplitz(keyOf(conf)) : undefined,
-      reta: t.reta(peer),
-      retaSizeIndex: t.base(peer) + W.RETA_SIZE,
-      stateIndex: t.base(peer) + W.STATE,
+      reta: t.reta(port),
+      retaSizeIndex: t.base(port) + W.RETA_SIZE,
+      stateIndex: t.base(port) + W.STATE,
     };
-    return this.dest;
   }
 }
 
@@ -171,8 +284,12 @@ function attachRing(name: string): Ring {
 export const ringDriver: DriverFactory = {
   probe(name, args) {
     for (const k of Object.keys(args)) {
-      if (!['peer', 'mac'].includes(k))
-        throw new OptionError(`${name} argument`, k, 'one of peer, mac');
+      if (!['peer', 'mac', 'switch'].includes(k)) {
+        throw new OptionError(`${name} argument`, k, 'one of peer, switch, mac');
+      }
+    }
+    if (args.peer !== undefined && args.switch !== undefined) {
+      throw new EthDevError(`${name}: give peer= or switch=, not both`);
     }
   },
   setup(ctx) {
