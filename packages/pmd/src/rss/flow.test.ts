@@ -206,6 +206,26 @@ describe('rss_hf selects what is hashed', () => {
     expect(hash(flow(v4, TCP), 0)).toBe(RSS_NOT_HASHED);
   });
 
+  it('each protocol’s own flag gives the 4-tuple, and only that protocol', () => {
+    expect(hash(flow(v4, SCTP), RssHf.NONFRAG_IPV4_SCTP)).toBe(v4.hash4);
+    expect(hash(flow(v4, SCTP), RssHf.NONFRAG_IPV4_TCP)).toBe(RSS_NOT_HASHED);
+    expect(hash(flow(v4, UDP), RssHf.NONFRAG_IPV4_UDP)).toBe(v4.hash4);
+    expect(hash(flow(v6, SCTP), RssHf.NONFRAG_IPV6_SCTP)).toBe(v6.hash4);
+    expect(hash(flow(v6, TCP), RssHf.NONFRAG_IPV6_TCP)).toBe(v6.hash4);
+    expect(hash(flow(v6, UDP), RssHf.NONFRAG_IPV6_TCP)).toBe(RSS_NOT_HASHED);
+    // Without extension headers to walk, IPV6_TCP_EX / IPV6_UDP_EX cover plain TCP / UDP.
+    expect(hash(flow(v6, TCP), RssHf.IPV6_TCP_EX)).toBe(v6.hash4);
+    expect(hash(flow(v6, UDP), RssHf.IPV6_UDP_EX)).toBe(v6.hash4);
+  });
+
+  it('flags outside RSS_HF_SUPPORTED change nothing', () => {
+    const others = ~RSS_HF_SUPPORTED >>> 0;
+    expect(others & RssHf.PORT).toBe(RssHf.PORT);
+    expect(hash(flow(v4, TCP), others)).toBe(RSS_NOT_HASHED);
+    expect(hash(flow(v6, UDP), others)).toBe(RSS_NOT_HASHED);
+    expect(hash(flow(v4, TCP), others | RssHf.TCP)).toBe(v4.hash4);
+  });
+
   it('NONFRAG_*_OTHER hashes other protocols on the addresses', () => {
     expect(hash(flow(v4, ICMP), RssHf.NONFRAG_IPV4_OTHER)).toBe(v4.hash2);
     expect(hash(flow(v4, TCP), RssHf.NONFRAG_IPV4_OTHER)).toBe(RSS_NOT_HASHED);
