@@ -1,9 +1,10 @@
 /**
  * @bypass/pmd: poll-mode drivers. The ethdev API (ethdev.ts) over drivers registered by name:
- * net_null, net_ring, net_pcap (and, in later steps, net_fault, net_tap); RSS (rss/); the
+ * net_null, net_ring, net_pcap, net_fault (and, in a later step, net_tap); RSS (rss/); the
  * libpcap file format (pcap/).
  */
 import { registerDriver } from './driver.js';
+import { faultDriver } from './drivers/fault.js';
 import { nullDriver } from './drivers/null.js';
 import { pcapDriver } from './drivers/pcap.js';
 import { ringDriver } from './drivers/ring.js';
@@ -11,6 +12,7 @@ import { ringDriver } from './drivers/ring.js';
 registerDriver('net_null', nullDriver);
 registerDriver('net_ring', ringDriver);
 registerDriver('net_pcap', pcapDriver);
+registerDriver('net_fault', faultDriver);
 
 export { type DispatcherOptions, RssDispatcher } from './dispatcher.js';
 export {
@@ -20,7 +22,18 @@ export {
   type PortContext,
   registerDriver,
 } from './driver.js';
+export {
+  ethFaultStats,
+  ethFaultStatsReset,
+  FAULT_STAT_NAMES,
+  type FaultOptions,
+  FaultStat,
+  faultDriver,
+  type GilbertElliott,
+  parseFaultArgs,
+} from './drivers/fault.js';
 export { udpTemplate } from './drivers/null.js';
+export { FaultDir, laneRng, Xoshiro128 } from './drivers/prng.js';
 export { EthDevError } from './errors.js';
 export {
   type EthConf,
