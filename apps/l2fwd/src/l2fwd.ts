@@ -18,6 +18,7 @@ import {
   ethDevCount,
   ethDevInfo,
   ethDevStart,
+  ethDevStop,
   ethMacAddr,
   ethPromiscuousEnable,
   ethRxQueueSetup,
@@ -171,7 +172,7 @@ export async function runL2fwd(options: L2fwdOptions = {}): Promise<L2fwdResult>
   while (!quitRequested() && now() < endAt) {
     await sleep(Math.max(1, Math.min(50, endAt - now(), periodMs > 0 ? nextPrint - now() : 50)));
     if (periodMs > 0 && now() >= nextPrint) {
-      printBlock(print, ports, base, snapshot());
+      printBlock(print, ports, snapshot());
       nextPrint += periodMs;
     }
   }
@@ -180,12 +181,15 @@ export async function runL2fwd(options: L2fwdOptions = {}): Promise<L2fwdResult>
   stop();
   await mpWaitLcore();
   const after = snapshot(); // the lcores flushed their last buffers
-  printBlock(print, ports, base, after);
+  for (const p of ports) ethDevStop(p);
+  printBlock(print, ports, after);
+  // Totals since the ports started (as l2fwd prints them): every packet received on a port went
+  // out of its pair, sent or dropped. The rate uses the measured window only.
   const results: PortResult[] = ports.map((port, i) => ({
     port,
-    received: after[i][STAT_RX] - base[i][STAT_RX],
-    sent: after[i][STAT_TX] - base[i][STAT_TX],
-    dropped: after[i][STAT_DROPPED] - base[i][STAT_DROPPED],
+    received: after[i][STAT_RX],
+    sent: after[i][STAT_TX],
+    dropped: after[i][STAT_DROPPED],
   }));
   const windowSent = ports.reduce((s, _, i) => s + end[i][STAT_TX] - base[i][STAT_TX], 0);
   return {
@@ -199,21 +203,16 @@ export async function runL2fwd(options: L2fwdOptions = {}): Promise<L2fwdResult>
   };
 }
 
-/** The statistics block of l2fwd's print_stats(). */
-function printBlock(
-  print: (l: string) => void,
-  ports: number[],
-  base: Float64Array[],
-  cur: Float64Array[],
-): void {
+/** The statistics block of l2fwd's print_stats(): totals since the ports started. */
+function printBlock(print: (l: string) => void, ports: number[], cur: Float64Array[]): void {
   let rx = 0;
   let tx = 0;
   let dr = 0;
   print('\nPort statistics ====================================');
   ports.forEach((p, i) => {
-    const r = cur[i][STAT_RX] - base[i][STAT_RX];
-    const s = cur[i][STAT_TX] - base[i][STAT_TX];
-    const d = cur[i][STAT_DROPPED] - base[i][STAT_DROPPED];
+    const r = cur[i][STAT_RX];
+    const s = cur[i][STAT_TX];
+    const d = cur[i][STAT_DROPPED];
     rx += r;
     tx += s;
     dr += d;

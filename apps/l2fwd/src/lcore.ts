@@ -54,7 +54,7 @@ export async function lcoreMain(conf: LcoreConf) {
     txLen[port] = 0;
   };
 
-  return runPollLoop((now) => {
+  const result = await runPollLoop((now) => {
     if (now - lastDrain > drainMs) {
       for (let p = 0; p < nPorts; p++) if (txLen[p] > 0) flush(p);
       lastDrain = now;
@@ -87,4 +87,7 @@ export async function lcoreMain(conf: LcoreConf) {
     }
     return work;
   });
+  // Stopping: send (or free) what is still buffered, so every mbuf goes back to the pool.
+  for (let p = 0; p < nPorts; p++) if (txLen[p] > 0) flush(p);
+  return result;
 }

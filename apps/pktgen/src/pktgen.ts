@@ -16,6 +16,7 @@ import {
   ethDevConfigure,
   ethDevCount,
   ethDevStart,
+  ethDevStop,
   ethMacAddr,
   ethRxQueueSetup,
   ethTxQueueSetup,
@@ -226,6 +227,7 @@ export async function runPktgen(o: PktgenOptions = {}): Promise<PktgenResult> {
   const seconds = (now() - t0) / 1000;
   stop();
   await mpWaitLcore();
+  for (const p of new Set([txPort, rxPort])) ethDevStop(p); // frees what is still in flight
   const { merged } = await collectLatency();
   const r: PktgenResult = {
     txPackets: stats[Stat.TX_PKTS],

@@ -108,4 +108,19 @@ describe('pktgen over back-to-back ring ports', () => {
     );
     expect(pktmbufPoolLookup('pktgen_pool').mempool.isFull()).toBe(true);
   });
+
+  it('at full rate, stopping leaves every mbuf back in the pool', async () => {
+    await init(
+      {
+        lcores: [0, 1],
+        pin: false,
+        vdevs: ['net_ring0,peer=net_ring1', 'net_ring1,peer=net_ring0'],
+      },
+      { handleSignals: false },
+    );
+    const r = await runPktgen({ flows: 4, durationS: 0.3, periodS: 0, print: () => {} });
+    expect(r.txPackets).toBeGreaterThan(10_000);
+    expect(r.latencyNs.count).toBe(r.rxPackets);
+    expect(pktmbufPoolLookup('pktgen_pool').mempool.isFull()).toBe(true);
+  });
 });

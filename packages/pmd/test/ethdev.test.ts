@@ -176,3 +176,18 @@ describe('ethdev', () => {
     expect(pool.mempool.isFull()).toBe(true);
   });
 });
+
+describe('ethDevStop', () => {
+  it('releases the mbufs still waiting in a ring port rx queue', async () => {
+    ethDevConfigure(1, { rxQueues: 1, txQueues: 1 });
+    ethRxQueueSetup(1, 0, { size: 64, mempool: 'pool' });
+    ethTxQueueSetup(1, 0, { size: 64 });
+    ethDevStart(1);
+    const h = new Uint32Array(10);
+    for (let i = 0; i < 10; i++) h[i] = pool.fromBytes(frame(60, i));
+    expect(txBurst(1, 0, h, 10)).toBe(10);
+    expect(pool.mempool.inUse()).toBe(10);
+    ethDevStop(1);
+    expect(pool.mempool.isFull()).toBe(true);
+  });
+});

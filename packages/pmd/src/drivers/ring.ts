@@ -299,5 +299,18 @@ export const ringDriver: DriverFactory = {
         ringCreate(name, { count: q.size, producer: 'multi', consumer: 'single' });
     });
   },
+  /** Stopping a port releases what its rx rings still hold (as DPDK's rx queue release does),
+   * so the pools are full again once every lcore has let go of its mbufs. */
+  teardown(ctx) {
+    const h = new Uint32Array(256);
+    ctx.conf.rxq.forEach((_, q) => {
+      const z = memzoneLookup(rxRingName(ctx.conf.name, q));
+      if (z === undefined) return;
+      const ring = Ring.attach({ kind: 'ring', sab: z.sab, byteOffset: z.byteOffset });
+      for (let n = ring.dequeueBurst(h, 256); n > 0; n = ring.dequeueBurst(h, 256)) {
+        for (let i = 0; i < n; i++) mbufPoolOf(h[i]).free(h[i]);
+      }
+    });
+  },
   attach: (ctx) => new RingDriver(ctx),
 };
