@@ -496,3 +496,28 @@ export async function printStats(write: (line: string) => void = console.log): P
 export function isInitialised(): boolean {
   return state !== undefined && hasContext();
 }
+
+/**
+ * The body of an EAL application's main module: init from `argv` (EAL arguments, then `--`,
+ * then the application's), run `app` with the application's arguments, clean up, and exit 0.
+ * A typed error (a bad option, an lcore that failed) is printed as `Name: message` and exits 1.
+ */
+export async function runApp(
+  argv: readonly string[],
+  app: (rest: string[]) => Promise<void>,
+): Promise<never> {
+  const args = argv[0] === '--' ? argv.slice(1) : argv; // pnpm passes its own `--` through
+  let code = 0;
+  try {
+    const { rest } = await init(args);
+    await app(rest);
+  } catch (e) {
+    const err = e as Error;
+    console.error(
+      err instanceof LcoreError ? (err.stack ?? err.message) : `${err.name}: ${err.message}`,
+    );
+    code = 1;
+  }
+  await cleanup();
+  process.exit(code);
+}

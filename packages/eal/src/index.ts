@@ -36,6 +36,7 @@ export {
   printStats,
   quitRequested,
   remoteLaunch,
+  runApp,
   stop,
   waitLcore,
 } from './eal.js';

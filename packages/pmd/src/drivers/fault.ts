@@ -5,6 +5,7 @@ import type { DriverFactory, EthDriver, PortContext } from '../driver.js';
 import { EthDevError } from '../errors.js';
 import { ethDevInfo, rxBurst as ethRxBurst, txBurst as ethTxBurst } from '../ethdev.js';
 import { MAX_QUEUES, type PortConf, type PortTable } from '../port-table.js';
+import { checkArgNames, intArg } from './args.js';
 import { FaultDir, laneRng, type Xoshiro128 } from './prng.js';
 
 /**
@@ -172,21 +173,6 @@ function nonNegative(dev: string, key: string, v: string | undefined, what: stri
   return x;
 }
 
-function integer(
-  dev: string,
-  key: string,
-  v: string | undefined,
-  dflt: number,
-  min: number,
-  max: number,
-): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max)
-    throw new OptionError(`${dev} ${key}`, v, `an integer in [${min}, ${max}]`);
-  return n;
-}
-
 function gilbertOf(dev: string, v: string | undefined): GilbertElliott | undefined {
   if (v === undefined) return undefined;
   const parts = v.split(':');
@@ -207,9 +193,7 @@ function gilbertOf(dev: string, v: string | undefined): GilbertElliott | undefin
 
 /** Validates the vdev arguments of a net_fault port and fills in the defaults. */
 export function parseFaultArgs(dev: string, a: Record<string, string>): FaultOptions {
-  for (const k of Object.keys(a)) {
-    if (!KEYS.includes(k)) throw new OptionError(`${dev} argument`, k, `one of ${KEYS.join(', ')}`);
-  }
+  checkArgNames(dev, a, KEYS);
   if (a.port === undefined || a.port === '') {
     throw new EthDevError(
       `${dev}: port= must name the port to wrap, e.g. --vdev ${dev},port=net_ring0`,
@@ -219,10 +203,10 @@ export function parseFaultArgs(dev: string, a: Record<string, string>): FaultOpt
   const dir = a.dir ?? 'both';
   if (dir !== 'rx' && dir !== 'tx' && dir !== 'both')
     throw new OptionError(`${dev} dir`, dir, 'rx, tx or both');
-  const reorderDepth = integer(dev, 'reorder_depth', a.reorder_depth, 1, 1, 1024);
+  const reorderDepth = intArg(dev, 'reorder_depth', a.reorder_depth, 1, 1, 1024);
   let hold = 0;
   if (a.hold !== undefined) {
-    hold = integer(dev, 'hold', a.hold, 0, 2, 1 << 20);
+    hold = intArg(dev, 'hold', a.hold, 0, 2, 1 << 20);
     if ((hold & (hold - 1)) !== 0 || hold < 2 * reorderDepth + 4) {
       throw new OptionError(
         `${dev} hold`,
@@ -238,11 +222,11 @@ export function parseFaultArgs(dev: string, a: Record<string, string>): FaultOpt
     port: a.port,
     rx: dir !== 'tx',
     tx: dir !== 'rx',
-    seed: integer(dev, 'seed', a.seed, 0, 0, 0xffffffff),
+    seed: intArg(dev, 'seed', a.seed, 0, 0, 0xffffffff),
     loss: probability(dev, 'loss', a.loss),
     gilbert: gilbertOf(dev, a.gilbert),
     rateMbps,
-    burstBytes: integer(dev, 'burst_bytes', a.burst_bytes, 15000, 1, 1 << 30),
+    burstBytes: intArg(dev, 'burst_bytes', a.burst_bytes, 15000, 1, 1 << 30),
     corrupt: probability(dev, 'corrupt', a.corrupt),
     dup: probability(dev, 'dup', a.dup),
     reorder: probability(dev, 'reorder', a.reorder),

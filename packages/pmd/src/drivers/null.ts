@@ -1,7 +1,7 @@
-import { OptionError } from '@bypass/atomics-sync';
 import { mbufPoolOf } from '@bypass/mempool';
 import type { DriverFactory, EthDriver, PortContext } from '../driver.js';
 import { RxStat, rxStatBase } from '../port-table.js';
+import { checkArgNames, flagArg, intArg } from './args.js';
 
 /**
  * net_null (DPDK's null PMD): rx hands out freshly allocated mbufs of `size` bytes, tx frees
@@ -11,21 +11,6 @@ import { RxStat, rxStatBase } from '../port-table.js';
  *
  *   --vdev net_null0,size=64,copy=1
  */
-
-function intArg(
-  dev: string,
-  key: string,
-  v: string | undefined,
-  dflt: number,
-  min: number,
-  max: number,
-): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max)
-    throw new OptionError(`${dev} ${key}`, v, `an integer in [${min}, ${max}]`);
-  return n;
-}
 
 /** A UDP/IPv4 frame of `size` bytes (>= 60) from 02:00:00:00:00:fe 10.0.0.2:1024 to `dstMac`
  * 10.0.0.1:1024, with a correct IPv4 header checksum and a zero UDP checksum (allowed in IPv4). */
@@ -90,12 +75,8 @@ class NullDriver implements EthDriver {
 export const nullDriver: DriverFactory = {
   probe(name, args) {
     intArg(name, 'size', args.size, 64, 14, 65535);
-    if (args.copy !== undefined && args.copy !== '0' && args.copy !== '1')
-      throw new OptionError(`${name} copy`, args.copy, '0 or 1');
-    for (const k of Object.keys(args)) {
-      if (!['size', 'copy', 'mac'].includes(k))
-        throw new OptionError(`${name} argument`, k, 'one of size, copy, mac');
-    }
+    flagArg(name, 'copy', args.copy);
+    checkArgNames(name, args, ['size', 'copy', 'mac']);
   },
   attach: (ctx) => new NullDriver(ctx),
 };

@@ -1,4 +1,3 @@
-import { OptionError } from '@bypass/atomics-sync';
 import { mbufPoolOf } from '@bypass/mempool';
 import type { DriverFactory, EthDriver, PortContext } from '../driver.js';
 import { EthDevError } from '../errors.js';
@@ -6,6 +5,7 @@ import { LINKTYPE_ETHERNET } from '../pcap/format.js';
 import { PcapReader } from '../pcap/reader.js';
 import { PcapWriter } from '../pcap/writer.js';
 import { RxStat, rxStatBase } from '../port-table.js';
+import { checkArgNames, flagArg, intArg } from './args.js';
 
 /**
  * net_pcap (DPDK's pcap PMD): rx reads frames from a libpcap file, tx writes them to one.
@@ -84,7 +84,7 @@ class PcapDriver implements EthDriver {
       return n;
     }
     this.writer ??= PcapWriter.create(args.tx_pcap, {
-      snaplen: args.snaplen === undefined ? 65535 : Number(args.snaplen),
+      snaplen: intArg(this.ctx.conf.name, 'snaplen', args.snaplen, 65535, 1, 262144),
       nanosecond: args.nanosecond === '1',
     });
     const w = this.writer;
@@ -115,25 +115,16 @@ class PcapDriver implements EthDriver {
 
 export const pcapDriver: DriverFactory = {
   probe(name, args) {
-    for (const k of Object.keys(args)) {
-      if (!ARGS.includes(k))
-        throw new OptionError(`${name} argument`, k, `one of ${ARGS.join(', ')}`);
-    }
+    checkArgNames(name, args, ARGS);
     if (args.rx_pcap === undefined && args.tx_pcap === undefined) {
       throw new EthDevError(`${name}: give rx_pcap=FILE, tx_pcap=FILE or both`);
     }
-    for (const k of ['infinite_rx', 'nanosecond']) {
-      if (args[k] !== undefined && args[k] !== '0' && args[k] !== '1')
-        throw new OptionError(`${name} ${k}`, args[k], '0 or 1');
-    }
-    if (
-      args.snaplen !== undefined &&
-      !(/^\d+$/.test(args.snaplen) && Number(args.snaplen) >= 1 && Number(args.snaplen) <= 262144)
-    ) {
-      throw new OptionError(`${name} snaplen`, args.snaplen, 'an integer in [1, 262144]');
-    }
-    if (args.rx_pcap !== undefined)
+    flagArg(name, 'infinite_rx', args.infinite_rx);
+    flagArg(name, 'nanosecond', args.nanosecond);
+    intArg(name, 'snaplen', args.snaplen, 65535, 1, 262144);
+    if (args.rx_pcap !== undefined) {
       PcapReader.open(args.rx_pcap, { linktype: LINKTYPE_ETHERNET }).close(); // fail now if unreadable
+    }
   },
   setup(ctx) {
     if (ctx.conf.rxq.length !== 1 || ctx.conf.txq.length !== 1) {

@@ -1,4 +1,3 @@
-import { OptionError } from '@bypass/atomics-sync';
 import { memzoneLookup, ringCreate } from '@bypass/eal';
 import { mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
 import { Ring } from '@bypass/ring';
@@ -17,6 +16,7 @@ import {
 } from '../port-table.js';
 import { rssHashFrame } from '../rss/flow.js';
 import { RSS_DEFAULT_KEY, Toeplitz } from '../rss/toeplitz.js';
+import { checkArgNames } from './args.js';
 
 /**
  * net_ring: ports whose wire is a set of rings in shared memory (DPDK's net_ring).
@@ -283,11 +283,7 @@ function attachRing(name: string): Ring {
 
 export const ringDriver: DriverFactory = {
   probe(name, args) {
-    for (const k of Object.keys(args)) {
-      if (!['peer', 'mac', 'switch'].includes(k)) {
-        throw new OptionError(`${name} argument`, k, 'one of peer, switch, mac');
-      }
-    }
+    checkArgNames(name, args, ['peer', 'switch', 'mac']);
     if (args.peer !== undefined && args.switch !== undefined) {
       throw new EthDevError(`${name}: give peer= or switch=, not both`);
     }
