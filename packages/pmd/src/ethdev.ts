@@ -313,6 +313,9 @@ export function ethDevStop(port: number): void {
   if (t.word(port, W.STATE) !== PortState.STARTED) return;
   t.setWord(port, W.STATE, PortState.STOPPED);
   t.setWord(port, W.LINK_UP, 0);
+  // This thread's instance lets go first (files, stashed rx mbufs), then the shared resources.
+  devs[port]?.driver.close?.();
+  devs[port] = undefined;
   const c = t.readConf(port);
   driverFactory(c.driver)!.teardown?.(mainContext(t, port, c));
 }

@@ -8,11 +8,13 @@ import { faultDriver } from './drivers/fault.js';
 import { nullDriver } from './drivers/null.js';
 import { pcapDriver } from './drivers/pcap.js';
 import { ringDriver } from './drivers/ring.js';
+import { tapDriver } from './drivers/tap.js';
 
 registerDriver('net_null', nullDriver);
 registerDriver('net_ring', ringDriver);
 registerDriver('net_pcap', pcapDriver);
 registerDriver('net_fault', faultDriver);
+registerDriver('net_tap', tapDriver);
 
 export { type DispatcherOptions, RssDispatcher } from './dispatcher.js';
 export {
