@@ -30,6 +30,7 @@ export const MbufField = {
   RSS_HASH: 10,
   REFCNT: 11,
   POOL_ID: 12,
+  TSO_SEGSZ: 13, // rx: the segment size of a large received (GRO/LRO) packet; tx: TSO segment size
   TIMESTAMP: 14, // float64 in words 14-15 (e.g. the rx clock, for latency)
   USER: 16, // USER .. USER+7: eight words for the application
 } as const;
@@ -39,6 +40,8 @@ export const MBUF_NONE = 0xffffffff;
 /** DPDK's defaults: RTE_PKTMBUF_HEADROOM and RTE_MBUF_DEFAULT_DATAROOM. */
 export const MBUF_DEFAULT_HEADROOM = 128;
 export const MBUF_DEFAULT_DATAROOM = 2048;
+/** Largest data room: room for a 64 KB GSO frame and its headers. */
+export const MBUF_MAX_DATAROOM = 131072;
 /** Most segments in one chain (rte_mbuf's nb_segs is 16 bits). */
 export const MBUF_MAX_SEGS = 0xffff;
 
@@ -94,8 +97,13 @@ export class PktmbufPool {
 
   private static mempoolOptions(o: PktmbufPoolOptions) {
     const { dataRoomSize = MBUF_DEFAULT_DATAROOM, headroom = MBUF_DEFAULT_HEADROOM } = o;
-    if (!Number.isInteger(dataRoomSize) || dataRoomSize < 0 || dataRoomSize > 0xffff) {
-      throw new OptionError('dataRoomSize', dataRoomSize, 'an integer in [0, 65535]');
+    // Wider than DPDK's 16-bit buf_len: a tap port with offloads receives 64 KB frames whole.
+    if (!Number.isInteger(dataRoomSize) || dataRoomSize < 0 || dataRoomSize > MBUF_MAX_DATAROOM) {
+      throw new OptionError(
+        'dataRoomSize',
+        dataRoomSize,
+        `an integer in [0, ${MBUF_MAX_DATAROOM}]`,
+      );
     }
     if (!Number.isInteger(headroom) || headroom < 0 || headroom > 0xffff) {
       throw new OptionError('headroom', headroom, 'an integer in [0, 65535]');
@@ -199,6 +207,7 @@ export class PktmbufPool {
     meta[r + F.OL_FLAGS] = 0;
     meta[r + F.PACKET_TYPE] = 0;
     meta[r + F.RSS_HASH] = 0;
+    meta[r + F.TSO_SEGSZ] = 0;
     meta[r + F.REFCNT] = 1;
     this.timestamps[(r + F.TIMESTAMP) >> 1] = 0;
   }
@@ -355,6 +364,12 @@ export class PktmbufPool {
   }
   setRssHash(m: number, v: number): void {
     this.meta[this.r(m) + F.RSS_HASH] = v;
+  }
+  tsoSegsz(m: number): number {
+    return this.meta[this.r(m) + F.TSO_SEGSZ];
+  }
+  setTsoSegsz(m: number, v: number): void {
+    this.meta[this.r(m) + F.TSO_SEGSZ] = v;
   }
   timestamp(m: number): number {
     return this.timestamps[(this.r(m) + F.TIMESTAMP) >> 1];

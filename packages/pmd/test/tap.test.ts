@@ -13,6 +13,7 @@ import {
   ethRxQueueSetup,
   ethStats,
   ethTxQueueSetup,
+  MbufOlFlag,
   PcapReader,
   rxBurst,
   txBurst,
@@ -41,12 +42,17 @@ afterEach(async () => {
 
 const ifname = () => `bptap${1000 + Math.floor(Math.random() * 9000)}`;
 
-async function startTap(iface: string, queues: number, extraVdevs: string[] = []): Promise<void> {
+async function startTap(
+  iface: string,
+  queues: number,
+  extraVdevs: string[] = [],
+  tapArgs = '',
+): Promise<void> {
   await init(
     {
       lcores: [0],
       pin: false,
-      vdevs: [`net_tap0,iface=${iface},mac=02:00:00:00:00:aa`, ...extraVdevs],
+      vdevs: [`net_tap0,iface=${iface},mac=02:00:00:00:00:aa${tapArgs}`, ...extraVdevs],
     },
     { handleSignals: false },
   );
@@ -202,6 +208,46 @@ describe.skipIf(reason !== undefined)('net_tap against the Linux kernel', () => 
     const r = await arping;
     expect(r.out.toLowerCase()).toContain('02:00:00:00:00:aa');
     expect(r.code).toBe(0);
+  });
+
+  it('offload=tso: a virtio-net header rides in the headroom; ping works and offloaded checksums are flagged', async () => {
+    const iface = ifname();
+    await startTap(iface, 1, [], ',offload=tso');
+    ns = new Netns();
+    ns.adopt(iface, '10.99.10.1/24');
+    const flags = ns.exec('cat', [`/sys/class/net/${iface}/tun_flags`]).trim();
+    expect(Number.parseInt(flags, 16) & 0x4000).toBe(0x4000); // IFF_VNET_HDR
+    const ping = run(ns.name, 'ping', ['-c', '1', '-W', '5', '10.99.10.2']);
+    let echoed = false;
+    await pollUntil(
+      () => echoed,
+      (f) => {
+        if (etherType(f) === 0x0806 && f[21] === 1) send(arpReply(f, OUR_MAC));
+        else if (etherType(f) === 0x0800 && ipProto(f) === 1 && f[34] === 8) {
+          send(icmpEchoReply(f));
+          echoed = true;
+        }
+      },
+    );
+    const r = await ping;
+    expect(r.out).toContain('1 received');
+    // A UDP datagram from the kernel: its checksum is left to "hardware", and says so.
+    ns.exec('python3', [
+      '-c',
+      "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'y' * 100, ('10.99.10.2', 9))",
+    ]);
+    let udp: { len: number; flags: number } | undefined;
+    await pollUntil(
+      () => udp !== undefined,
+      (f, m) => {
+        if (etherType(f) === 0x0800 && ipProto(f) === 17)
+          udp = { len: pool.pktLen(m), flags: pool.olFlags(m) };
+      },
+    );
+    expect(udp?.len).toBe(14 + 20 + 8 + 100);
+    expect(udp!.flags & MbufOlFlag.RX_L4_CKSUM_MASK).toBe(MbufOlFlag.RX_L4_CKSUM_NONE);
+    ethDevStop(0);
+    expect(pool.mempool.isFull()).toBe(true);
   });
 
   it('two queues: the kernel spreads flows from several source ports over both', async () => {

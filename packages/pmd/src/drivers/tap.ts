@@ -1,3 +1,4 @@
+import { OptionError } from '@bypass/atomics-sync';
 import {
   loadNative,
   memzoneLookup,
@@ -8,6 +9,7 @@ import {
 import { mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
 import type { DriverFactory, EthDriver, PortContext } from '../driver.js';
 import { EthDevError } from '../errors.js';
+import { MbufOlFlag } from '../mbuf-flags.js';
 import { RxStat, rxStatBase } from '../port-table.js';
 import { checkArgNames, flagArg } from './args.js';
 
@@ -15,7 +17,7 @@ import { checkArgNames, flagArg } from './args.js';
  * net_tap (DPDK's net_tap): a Linux TAP interface whose other side is the kernel's network stack,
  * so ping, curl, wrk and tcpdump talk to what runs in the lcores.
  *
- *   --vdev net_tap0,iface=bp0[,mac=02:..][,persist=1]
+ *   --vdev net_tap0,iface=bp0[,mac=02:..][,persist=1][,offload=csum|tso]
  *
  * Each queue is one file descriptor of a multi-queue TAP (IFF_TAP | IFF_NO_PI |
  * IFF_MULTI_QUEUE), so the kernel spreads flows over our rx queues as a NIC's RSS does. The
@@ -24,11 +26,29 @@ import { checkArgNames, flagArg } from './args.js';
  * straight into and out of mbuf memory, no JS buffer in between. Each rx queue keeps a stash of
  * free mbufs that reads land in, so a poll that finds nothing allocates nothing.
  *
+ * offload=csum or offload=tso turns on IFF_VNET_HDR with a 12-byte virtio-net header before
+ * every frame (kept in the mbuf's headroom) and TUNSETOFFLOAD, as a virtual machine's NIC does:
+ * - rx: a frame whose checksum the kernel left to offload gets RX_L4_CKSUM_NONE; with tso, the
+ *   kernel hands over up to 64 KB of TCP in one read (GSO), marked RX_LRO with tsoSegsz set, so
+ *   the rx pool's data room must hold 64 KB (dataRoomSize 65536 + 64) or such frames are cut.
+ * - tx: TX_TCP_SEG (with tsoSegsz) and TX_TCP_CKSUM / TX_UDP_CKSUM in olFlags ask the kernel to
+ *   segment and checksum; other frames go with an empty header.
+ *
  * `mac` is this port's own address (the one the user-space stack answers ARP with); the kernel
  * side of the interface has its own MAC.
  */
 
-const ARGS = ['iface', 'mac', 'persist'];
+const ARGS = ['iface', 'mac', 'persist', 'offload'];
+/** virtio_net_hdr with num_buffers (TUNSETVNETHDRSZ 12), little-endian. */
+const VNET_HDR = 12;
+const VNET_F_NEEDS_CSUM = 1;
+const VNET_GSO_NONE = 0;
+const VNET_GSO_TCPV4 = 1;
+const VNET_GSO_TCPV6 = 4;
+/** TUNSETOFFLOAD bits. */
+const TUN_F_CSUM = 1;
+const TUN_F_TSO4 = 2;
+const TUN_F_TSO6 = 4;
 const MAX_FDS = 16;
 /** Words of the `${name}_tap` memzone: fds by queue (rx queue q and tx queue q share fd q). */
 const zoneName = (port: string) => `${port}_tap`;
@@ -55,8 +75,11 @@ class TapDriver implements EthDriver {
   private readonly stashLen: Int32Array;
   private readonly offsets = new Uint32Array(64);
   private readonly lens = new Uint32Array(64);
+  /** Bytes of virtio-net header before each frame: 0, or 12 with offload=. */
+  private readonly hdr: number;
 
   constructor(private readonly ctx: PortContext) {
+    this.hdr = ctx.conf.args.offload === undefined ? 0 : VNET_HDR;
     const z = memzoneLookup(zoneName(ctx.conf.name));
     if (z === undefined) throw new EthDevError(`${ctx.conf.name}: the tap port is not started`);
     this.fds = new Int32Array(z.sab, z.byteOffset, MAX_FDS);
@@ -80,17 +103,29 @@ class TapDriver implements EthDriver {
       this.stashLen[q] = have;
     }
     const offsets = this.offsets;
-    for (let i = 0; i < have; i++) offsets[i] = pool.mtod(stash[i]);
-    const room = pool.mempool.eltSize - pool.headroom;
+    const hdr = this.hdr;
+    for (let i = 0; i < have; i++) offsets[i] = pool.mtod(stash[i]) - hdr; // the header goes in the headroom
+    const room = pool.mempool.eltSize - pool.headroom + hdr;
     const n = this.native.tapRead(fd, pool.data, offsets, room, this.lens, have);
     if (n === 0) return 0;
     const port = this.ctx.port;
+    const data = pool.data;
     for (let i = 0; i < n; i++) {
       const m = stash[i];
-      const len = this.lens[i];
+      const len = this.lens[i] - hdr;
       pool.setDataLen(m, len);
       pool.setPktLen(m, len);
       pool.setPort(m, port);
+      if (hdr !== 0) {
+        const h = offsets[i];
+        let flags = 0;
+        if ((data[h] & VNET_F_NEEDS_CSUM) !== 0) flags |= MbufOlFlag.RX_L4_CKSUM_NONE;
+        if (data[h + 1] !== VNET_GSO_NONE) {
+          flags |= MbufOlFlag.RX_LRO;
+          pool.setTsoSegsz(m, data[h + 4] | (data[h + 5] << 8));
+        }
+        if (flags !== 0) pool.setOlFlags(m, pool.olFlags(m) | flags);
+      }
       handles[i] = m;
     }
     stash.copyWithin(0, n, have);
@@ -115,12 +150,14 @@ class TapDriver implements EthDriver {
         continue;
       }
       const id = first >>> 24;
+      const hdr = this.hdr;
       let k = 0;
       while (done + k < n && k < 64) {
         const m = handles[done + k];
         if (m >>> 24 !== id || pool.nbSegs(m) !== 1) break;
-        offsets[k] = pool.mtod(m);
-        lens[k] = pool.dataLen(m);
+        offsets[k] = pool.mtod(m) - hdr;
+        lens[k] = pool.dataLen(m) + hdr;
+        if (hdr !== 0) writeVnetHeader(pool, m, offsets[k]);
         k++;
       }
       const sent = this.native.tapWrite(fd, pool.data, offsets, lens, k);
@@ -135,10 +172,10 @@ class TapDriver implements EthDriver {
   private txChain(fd: number, m: number): number {
     const pool = mbufPoolOf(m);
     const len = pool.pktLen(m);
-    const buf = new Uint8Array(len);
-    pool.read(m, 0, len, buf);
+    const buf = new Uint8Array(this.hdr + len); // an empty header, if any
+    pool.read(m, 0, len, buf, this.hdr);
     this.offsets[0] = 0;
-    this.lens[0] = len;
+    this.lens[0] = this.hdr + len;
     if (this.native.tapWrite(fd, buf, this.offsets, this.lens, 1) !== 1) return 0;
     pool.free(m);
     return 1;
@@ -155,10 +192,40 @@ class TapDriver implements EthDriver {
   }
 }
 
+/** Fills the 12-byte virtio-net header at `at` from the mbuf's tx offload requests. */
+function writeVnetHeader(pool: PktmbufPool, m: number, at: number): void {
+  const d = pool.data;
+  d.fill(0, at, at + VNET_HDR);
+  const ol = pool.olFlags(m);
+  if ((ol & (MbufOlFlag.TX_TCP_SEG | MbufOlFlag.TX_TCP_CKSUM | MbufOlFlag.TX_UDP_CKSUM)) === 0)
+    return;
+  const f = at + VNET_HDR; // the frame
+  const v6 = d[f + 12] === 0x86 && d[f + 13] === 0xdd;
+  const l3 = 14;
+  const l4 = v6 ? l3 + 40 : l3 + (d[f + l3] & 0x0f) * 4;
+  const udp = (ol & MbufOlFlag.TX_UDP_CKSUM) !== 0;
+  d[at] = VNET_F_NEEDS_CSUM;
+  d[at + 6] = l4 & 0xff; // csum_start
+  d[at + 7] = l4 >> 8;
+  d[at + 8] = udp ? 6 : 16; // csum_offset within the L4 header
+  if ((ol & MbufOlFlag.TX_TCP_SEG) !== 0) {
+    const hdrLen = l4 + ((d[f + l4 + 12] >> 4) & 0x0f) * 4;
+    const seg = pool.tsoSegsz(m);
+    d[at + 1] = v6 ? VNET_GSO_TCPV6 : VNET_GSO_TCPV4;
+    d[at + 2] = hdrLen & 0xff;
+    d[at + 3] = hdrLen >> 8;
+    d[at + 4] = seg & 0xff;
+    d[at + 5] = seg >> 8;
+  }
+}
+
 export const tapDriver: DriverFactory = {
   probe(name, args) {
     checkArgNames(name, args, ARGS);
     flagArg(name, 'persist', args.persist);
+    if (args.offload !== undefined && args.offload !== 'csum' && args.offload !== 'tso') {
+      throw new OptionError(`${name} offload`, args.offload, 'csum or tso');
+    }
     if (args.iface !== undefined && !/^[a-zA-Z0-9_.-]{1,15}$/.test(args.iface)) {
       throw new EthDevError(
         `${name}: iface ${JSON.stringify(args.iface)} must be 1-15 characters of [A-Za-z0-9_.-]`,
@@ -173,7 +240,7 @@ export const tapDriver: DriverFactory = {
     const iface = ifaceOf(ctx);
     let fds: number[];
     try {
-      fds = n.tapOpen(iface, queues, false);
+      fds = n.tapOpen(iface, queues, ctx.conf.args.offload !== undefined);
     } catch (e) {
       const err = e as Error & { code?: string };
       const fix =
@@ -185,6 +252,20 @@ export const tapDriver: DriverFactory = {
       throw new EthDevError(`${ctx.conf.name}: cannot open tap ${iface}: ${err.message}; ${fix}`);
     }
     if (ctx.conf.args.persist === '1') n.tapSetPersist(fds[0], true);
+    const offload = ctx.conf.args.offload;
+    if (offload !== undefined) {
+      for (const fd of fds) {
+        n.tapSetVnetHdrSize(fd, VNET_HDR);
+        n.tapSetOffload(fd, offload === 'tso' ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : TUN_F_CSUM);
+      }
+      for (const pool of ctx.rxPools) {
+        if (pool && pool.headroom < VNET_HDR) {
+          throw new EthDevError(
+            `${ctx.conf.name}: offload= needs ${VNET_HDR} bytes of mbuf headroom for the virtio-net header`,
+          );
+        }
+      }
+    }
     n.ifSetUp(iface, true);
     const z =
       memzoneLookup(zoneName(ctx.conf.name)) ??
