@@ -1,5 +1,12 @@
 /**
- * @bypass/tcp: the sans-IO L2-L4 stack: wire formats, ARP, ICMP, IPv4, UDP, TCP and congestion
- * control. Nothing is exported yet.
+ * @bypass/tcp: the sans-IO L2-L4 stack. So far: `wire/`, zero-copy accessors and parsed forms
+ * (Repr) for Ethernet, ARP, IPv4, ICMPv4, UDP and TCP with its options, and checksums. The
+ * interface, UDP and TCP sockets come next (issue 7).
  */
-export {};
+export * from './wire/arp.js';
+export * from './wire/checksum.js';
+export * from './wire/ethernet.js';
+export * from './wire/icmp.js';
+export * from './wire/ipv4.js';
+export * from './wire/tcp.js';
+export * from './wire/udp.js';
