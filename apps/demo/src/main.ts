@@ -1,10 +1,14 @@
-// The bypass demo, as far as bypass goes today: two lcores (worker threads) pass a token back and
-// forth through shared memory, first busy polling, then parked on atomics-sync Doorbells, and
-// print the round-trip latency distribution of each (HDR histograms).
+// The bypass demo, as far as bypass goes today:
+// 1. pktgen on an lcore sends 64-byte UDP flows through a pair of back-to-back user-space ports
+//    (net_ring) and receives them again, printing Mpps, Gbit/s and one-way latency percentiles;
+// 2. two lcores (worker threads) pass a token back and forth through shared memory, first busy
+//    polling, then parked on atomics-sync Doorbells, and print the round-trip latency of each.
 // Later issues replace this with httpd + loadgen on the user-space TCP stack.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Barrier, Doorbell, runWorker } from '@bypass/atomics-sync';
+import { cleanup, init } from '@bypass/eal';
+import { runPktgen } from '@bypass/pktgen';
 import * as hdr from 'hdr-histogram-js';
 import type { PingPongData, PingResult, WaitMode } from './pingpong.js';
 
@@ -15,13 +19,16 @@ export class DemoOptionError extends Error {
 export interface DemoOptions {
   roundTrips: number;
   modes: WaitMode[];
+  /** Seconds of pktgen (0 skips it). */
+  pktgenSeconds: number;
 }
 
 export function parseDemoArgs(argv: string[]): DemoOptions {
   const { values } = parseArgs({
     args: argv.filter((a) => a !== '--'),
     options: {
-      'round-trips': { type: 'string', default: '100000' },
+      'round-trips': { type: 'string', default: '30000' },
+      'pktgen-seconds': { type: 'string', default: '4' },
       mode: { type: 'string', default: 'spin,park' },
     },
   });
@@ -37,7 +44,26 @@ export function parseDemoArgs(argv: string[]): DemoOptions {
       throw new DemoOptionError(`--mode must be spin, park or spin,park; got ${m}`);
     }
   }
-  return { roundTrips, modes };
+  const pktgenSeconds = Number(values['pktgen-seconds']);
+  if (!Number.isFinite(pktgenSeconds) || pktgenSeconds < 0) {
+    throw new DemoOptionError(
+      `--pktgen-seconds must be a number >= 0, got ${values['pktgen-seconds']}`,
+    );
+  }
+  return { roundTrips, modes, pktgenSeconds };
+}
+
+/** Part 1: pktgen over two back-to-back net_ring ports on lcore 1 (tx and rx in one loop). */
+export async function pktgenPart(seconds: number, print: (l: string) => void = console.log) {
+  await init(
+    { lcores: [0, 1], pin: false, vdevs: ['net_ring0,peer=net_ring1', 'net_ring1,peer=net_ring0'] },
+    { handleSignals: true },
+  );
+  try {
+    return await runPktgen({ flows: 64, size: 64, durationS: seconds, periodS: 1, print });
+  } finally {
+    await cleanup();
+  }
 }
 
 export interface ModeResult {
@@ -85,7 +111,17 @@ function us(ns: number): string {
 
 async function main(): Promise<void> {
   const opts = parseDemoArgs(process.argv.slice(2));
-  console.log('bypass demo: two lcores on worker_threads ping-pong a token through shared memory');
+  if (opts.pktgenSeconds > 0) {
+    console.log('bypass demo, part 1: pktgen on lcore 1, 64 flows of 64-byte UDP frames, through');
+    console.log(
+      'two user-space ports wired back to back (net_ring), received and timed on the same lcore',
+    );
+    await pktgenPart(opts.pktgenSeconds);
+    console.log();
+  }
+  console.log(
+    'bypass demo, part 2: two lcores on worker_threads ping-pong a token through shared memory',
+  );
   console.log(`  ${opts.roundTrips} round trips per mode, ${availableParallelism()} CPUs here`);
   if (availableParallelism() < 2) {
     console.log(
