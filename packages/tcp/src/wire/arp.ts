@@ -3,6 +3,8 @@
  * plen 4. Hardware addresses are 48-bit integers and protocol addresses uint32 (see
  * ethernet.ts, ipv4.ts); accessors allocate nothing. `ArpRepr` is for tests and slow paths.
  */
+
+import { get16, get32, set16, set32 } from './bytes.js';
 import { checkInt, checkRoom } from './checksum.js';
 import { ETHERTYPE_IPV4, getMac, MAC_BROADCAST, setMac } from './ethernet.js';
 
@@ -21,23 +23,6 @@ export const ARP_LEN = 28;
 export const ARP_HTYPE_ETHERNET = 1;
 export const ARP_OP_REQUEST = 1;
 export const ARP_OP_REPLY = 2;
-
-function get16(b: Uint8Array, o: number): number {
-  return (b[o] << 8) | b[o + 1];
-}
-function set16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 8;
-  b[o + 1] = v;
-}
-function get32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-function set32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
-}
 
 export function arpHtype(b: Uint8Array, off: number): number {
   return get16(b, off + ARP_HTYPE);

@@ -5,6 +5,8 @@
  * addresses are 48-bit unsigned integers (exact in a JS number): compare with ===, no copies.
  * `EthernetRepr` with ethernetParse()/ethernetEmit() is for tests and slow paths.
  */
+
+import { get16, set16 } from './bytes.js';
 import { checkInt, checkRoom, WireError } from './checksum.js';
 
 // Field offsets (bytes from the start of the frame).
@@ -30,14 +32,6 @@ export const MAC_BROADCAST = 0xffff_ffff_ffff;
 
 /** No VLAN tag: what ethVlanId() returns for an untagged frame. */
 export const ETH_NO_VLAN = -1;
-
-function get16(b: Uint8Array, o: number): number {
-  return (b[o] << 8) | b[o + 1];
-}
-function set16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 8;
-  b[o + 1] = v;
-}
 
 /** The 48-bit MAC address at b[o..o+6) as an integer. */
 export function getMac(b: Uint8Array, o: number): number {

@@ -4,6 +4,8 @@
  * message. Accessors over the message at `bytes[off..]` allocate nothing; `IcmpRepr` with
  * icmpParse()/icmpEmit() is for tests and slow paths.
  */
+
+import { get16, set16 } from './bytes.js';
 import { checkInt, checkRoom, checksumOf, sum16 } from './checksum.js';
 
 export const ICMP_TYPE = 0;
@@ -33,14 +35,6 @@ export const ICMP_UNREACH_FRAG_NEEDED = 4;
  * the first 8 data bytes; RFC 1812 4.3.2.3 allows as many as keep the error within 576 bytes.
  */
 export const ICMP_QUOTE_MAX = 576 - 20 - ICMP_HEADER_LEN;
-
-function get16(b: Uint8Array, o: number): number {
-  return (b[o] << 8) | b[o + 1];
-}
-function set16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 8;
-  b[o + 1] = v;
-}
 
 export function icmpType(b: Uint8Array, off: number): number {
   return b[off + ICMP_TYPE];

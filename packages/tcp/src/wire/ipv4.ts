@@ -4,6 +4,8 @@
  * payload starts at ipv4HeaderLen() (IHL * 4), so they are skipped safely. `Ipv4Repr` with
  * ipv4Parse()/ipv4Emit() is for tests and slow paths.
  */
+
+import { get16, get32, set16, set32 } from './bytes.js';
 import { checkInt, checkRoom, checksumOf, sum16, WireError } from './checksum.js';
 
 export const IPV4_VER_IHL = 0;
@@ -29,23 +31,6 @@ export const IPV4_FRAG_OFFSET_MASK = 0x1fff;
 export const IP_PROTO_ICMP = 1;
 export const IP_PROTO_TCP = 6;
 export const IP_PROTO_UDP = 17;
-
-function get16(b: Uint8Array, o: number): number {
-  return (b[o] << 8) | b[o + 1];
-}
-function set16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 8;
-  b[o + 1] = v;
-}
-function get32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-function set32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
-}
 
 export function ipv4Version(b: Uint8Array, off: number): number {
   return b[off + IPV4_VER_IHL] >>> 4;

@@ -13,6 +13,7 @@
  * `off` is always the offset of the first byte of the TCP header inside `b`.
  */
 
+import { set16 as setU16, set32 as setU32, get16 as u16, get32 as u32 } from './bytes.js';
 import { checksumOf, ipv4PseudoSum, sum16 } from './checksum.js';
 
 // Field offsets from the start of the TCP header (RFC 9293 3.1, figure 1).
@@ -65,26 +66,6 @@ export const WINDOW_SCALE_MAX = 14;
 export const OPTION_END = -1;
 /** Returned by the option cursor for an option with length < 2 or past the header end. */
 export const OPTION_MALFORMED = -2;
-
-function u16(b: Uint8Array, o: number): number {
-  return (b[o] << 8) | b[o + 1];
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-}
-
-function setU16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 8;
-  b[o + 1] = v;
-}
-
-function setU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = v >>> 16;
-  b[o + 2] = v >>> 8;
-  b[o + 3] = v;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Field accessors. Numbers come back unsigned (ports and 32-bit sequence numbers alike).

@@ -4,6 +4,8 @@
  * Accessors over the datagram at `bytes[off..]` allocate nothing; functions that need the
  * pseudo-header take the offset of the IPv4 header too. `UdpRepr` is for tests and slow paths.
  */
+
+import { get16, set16 } from './bytes.js';
 import { checkInt, checkRoom, checksumOf, ipv4PseudoSum, sum16 } from './checksum.js';
 
 export const UDP_SRC_PORT = 0;
@@ -13,14 +15,6 @@ export const UDP_CHECKSUM = 6;
 export const UDP_HEADER_LEN = 8;
 
 const IP_PROTO_UDP = 17;
-
-function get16(b: Uint8Array, o: number): number {
-  return (b[o] << 8) | b[o + 1];
-}
-function set16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 8;
-  b[o + 1] = v;
-}
 
 export function udpSrcPort(b: Uint8Array, off: number): number {
   return get16(b, off + UDP_SRC_PORT);
