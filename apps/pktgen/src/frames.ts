@@ -1,5 +1,6 @@
 // Frame building for pktgen: one header template per flow, made once; per packet only the
 // payload stamp (magic, sequence, tx time) and, for TCP, the sequence number and checksum change.
+import { checksumOf, sum16 } from '@bypass/tcp';
 
 export const ETH_HLEN = 14;
 export const IPV4_HLEN = 20;
@@ -37,20 +38,6 @@ export function minFrameSize(proto: Proto): number {
   return Math.max(60, payloadOffset(proto) + STAMP_BYTES);
 }
 
-function fold(sum: number): number {
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return sum;
-}
-
-/** Ones' complement sum of bytes[off .. off+len) as 16-bit big-endian words (RFC 1071). */
-export function sum16(bytes: Uint8Array, off: number, len: number, initial = 0): number {
-  let s = initial;
-  let i = 0;
-  for (; i + 1 < len; i += 2) s += (bytes[off + i] << 8) | bytes[off + i + 1];
-  if (i < len) s += bytes[off + i] << 8;
-  return fold(s);
-}
-
 /** The n-th flow's addresses and ports: source varies fastest, then destination. */
 export function flowTuple(
   spec: FlowSpec,
@@ -86,7 +73,7 @@ export function buildTemplates(spec: FlowSpec): Uint8Array {
     );
     b.set([sip >>> 24, (sip >>> 16) & 0xff, (sip >>> 8) & 0xff, sip & 0xff], ip + 12);
     b.set([dip >>> 24, (dip >>> 16) & 0xff, (dip >>> 8) & 0xff, dip & 0xff], ip + 16);
-    const c = ~sum16(b, ip, IPV4_HLEN) & 0xffff;
+    const c = checksumOf(sum16(b, ip, IPV4_HLEN));
     b[ip + 10] = c >> 8;
     b[ip + 11] = c & 0xff;
     const l4 = ip + IPV4_HLEN;
@@ -103,21 +90,4 @@ export function buildTemplates(spec: FlowSpec): Uint8Array {
     }
   }
   return out;
-}
-
-/** The TCP checksum of the segment at `l4` (RFC 9293 3.1: pseudo-header + segment). */
-export function tcpChecksum(frame: Uint8Array, ip: number, l4: number, end: number): number {
-  const len = end - l4;
-  let s = sum16(frame, ip + 12, 8); // source and destination addresses
-  s = fold(s + 6 + len);
-  frame[l4 + 16] = 0;
-  frame[l4 + 17] = 0;
-  return ~sum16(frame, l4, len, s) & 0xffff;
-}
-
-export function parseIpv4(text: string): number {
-  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (!m || m.slice(1).some((x) => Number(x) > 255))
-    throw new RangeError(`not an IPv4 address: ${text}`);
-  return ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
 }

@@ -3,6 +3,7 @@
 import { lcoreStats, memzoneLookup, nowNs, pktmbufPoolLookup, runPollLoop } from '@bypass/eal';
 import type { PktmbufPool } from '@bypass/mempool';
 import { rxBurst, txBurst } from '@bypass/pmd';
+import { fillTcpChecksumIpv4 } from '@bypass/tcp';
 import {
   buildTemplates,
   ETH_HLEN,
@@ -10,7 +11,6 @@ import {
   IPV4_HLEN,
   payloadOffset,
   STAMP_MAGIC,
-  tcpChecksum,
 } from './frames.js';
 
 export const Stat = {
@@ -81,9 +81,7 @@ function generator(c: TxConf, stats: Float64Array): (now: number) => number {
         const ip = at + ETH_HLEN;
         const l4 = ip + IPV4_HLEN;
         dv.setUint32(l4 + 4, (seq + i) * (size - pay));
-        const sum = tcpChecksum(data, ip, l4, at + size);
-        data[l4 + 16] = sum >> 8;
-        data[l4 + 17] = sum & 0xff;
+        fillTcpChecksumIpv4(data, ip, l4, at + size - l4);
       }
       pool.setDataLen(m, size);
       pool.setPktLen(m, size);

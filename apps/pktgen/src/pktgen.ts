@@ -21,7 +21,8 @@ import {
   ethRxQueueSetup,
   ethTxQueueSetup,
 } from '@bypass/pmd';
-import { type FlowSpec, minFrameSize, type Proto, parseIpv4 } from './frames.js';
+import { parseIpv4 } from '@bypass/tcp';
+import { type FlowSpec, minFrameSize, type Proto } from './frames.js';
 import { type RxConf, STAT_WORDS, Stat, type TxConf } from './lcore.js';
 
 export class PktgenOptionError extends Error {

@@ -1,13 +1,7 @@
 import { cleanup, init, pktmbufPoolLookup } from '@bypass/eal';
+import { fillTcpChecksumIpv4, parseIpv4, sum16, verifyTcpIpv4 } from '@bypass/tcp';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  buildTemplates,
-  type FlowSpec,
-  flowTuple,
-  parseIpv4,
-  sum16,
-  tcpChecksum,
-} from '../src/frames.js';
+import { buildTemplates, type FlowSpec, flowTuple } from '../src/frames.js';
 import { flowSpecOf, PktgenOptionError, parsePktgenArgs, runPktgen } from '../src/pktgen.js';
 
 afterEach(async () => {
@@ -46,12 +40,10 @@ describe('pktgen frames', () => {
         expect(t[at + 23]).toBe(proto === 'udp' ? 17 : 6);
         if (proto === 'tcp') {
           const frame = t.slice(at, at + s.size);
-          const c = tcpChecksum(frame, 14, 34, s.size);
-          frame[50] = c >> 8;
-          frame[51] = c & 0xff;
-          // Verifying: the pseudo-header plus segment, checksum included, sums to all ones.
-          const pseudo = sum16(frame, 26, 8) + 6 + (s.size - 34);
-          expect(sum16(frame, 34, s.size - 34, pseudo % 0xffff)).toBe(0xffff);
+          fillTcpChecksumIpv4(frame, 14, 34, s.size - 34);
+          expect(verifyTcpIpv4(frame, 14, 34, s.size - 34)).toBe(true);
+          frame[60] ^= 1;
+          expect(verifyTcpIpv4(frame, 14, 34, s.size - 34)).toBe(false);
         }
       }
     }
