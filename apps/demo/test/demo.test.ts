@@ -21,7 +21,8 @@ describe('demo', () => {
     const lines: string[] = [];
     const r = await pktgenPart(0.3, (l) => lines.push(l));
     expect(r.txPackets).toBeGreaterThan(1000);
-    expect(r.rxPackets + r.txDropped).toBeLessThanOrEqual(r.txPackets + r.txDropped);
+    expect(r.rxPackets).toBeGreaterThan(0);
+    expect(r.rxPackets).toBeLessThanOrEqual(r.txPackets);
     expect(r.latencyNs.count).toBe(r.rxPackets);
     expect(lines.at(-1)).toMatch(/^PKTGEN: latency us: p50 /);
   });
