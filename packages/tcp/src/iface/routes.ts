@@ -1,0 +1,78 @@
+import { ipv4ToString, parseIpv4 } from '../wire/ipv4.js';
+import { IfaceOptionError } from './arp-cache.js';
+
+/** A route: destinations `dest/prefixLen` go to `gateway` (0: directly connected). */
+export interface Route {
+  dest: number;
+  prefixLen: number;
+  gateway: number;
+}
+
+function maskOf(prefixLen: number): number {
+  return prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
+}
+
+/** Parses "10.0.0.2/24" into address and prefix length; throws IfaceOptionError naming `option`. */
+export function parseCidr(option: string, s: string): { ip: number; prefixLen: number } {
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(s);
+  const prefixLen = m === null ? Number.NaN : Number(m[2]);
+  if (m === null || prefixLen > 32) {
+    throw new IfaceOptionError(option, s, 'an IPv4 address with a prefix length, like 10.0.0.2/24');
+  }
+  let ip: number;
+  try {
+    ip = parseIpv4(m[1]);
+  } catch {
+    throw new IfaceOptionError(option, s, 'an IPv4 address with a prefix length, like 10.0.0.2/24');
+  }
+  return { ip, prefixLen };
+}
+
+/**
+ * The routing table: longest prefix wins (RFC 1812 5.2.4.3). A handful of routes per interface,
+ * so a sorted array scanned from the longest prefix is the fastest structure there is; the stack
+ * also caches the last answer, since a lcore talks to few next hops.
+ */
+export class RouteTable {
+  readonly #routes: Route[] = [];
+
+  add(route: Route): void {
+    if (!Number.isInteger(route.prefixLen) || route.prefixLen < 0 || route.prefixLen > 32) {
+      throw new IfaceOptionError('route prefixLen', route.prefixLen, 'an integer from 0 to 32');
+    }
+    const dest = (route.dest & maskOf(route.prefixLen)) >>> 0;
+    const i = this.#routes.findIndex((r) => r.dest === dest && r.prefixLen === route.prefixLen);
+    const r = { dest, prefixLen: route.prefixLen, gateway: route.gateway >>> 0 };
+    if (i >= 0) this.#routes[i] = r;
+    else this.#routes.push(r);
+    this.#routes.sort((a, b) => b.prefixLen - a.prefixLen);
+  }
+
+  remove(dest: number, prefixLen: number): boolean {
+    const d = (dest & maskOf(prefixLen)) >>> 0;
+    const i = this.#routes.findIndex((r) => r.dest === d && r.prefixLen === prefixLen);
+    if (i >= 0) this.#routes.splice(i, 1);
+    return i >= 0;
+  }
+
+  /** The next hop for `dst`: the gateway, `dst` itself when connected, or -1 with no route. */
+  nextHop(dst: number): number {
+    for (const r of this.#routes) {
+      if ((dst & maskOf(r.prefixLen)) >>> 0 === r.dest) return r.gateway === 0 ? dst : r.gateway;
+    }
+    return -1;
+  }
+
+  get routes(): readonly Route[] {
+    return this.#routes;
+  }
+
+  toString(): string {
+    return this.#routes
+      .map(
+        (r) =>
+          `${ipv4ToString(r.dest)}/${r.prefixLen} ${r.gateway === 0 ? 'connected' : `via ${ipv4ToString(r.gateway)}`}`,
+      )
+      .join('\n');
+  }
+}

@@ -1,0 +1,1627 @@
+import type { TimerWheel } from '@bypass/eal';
+import { Assembler } from '../storage/assembler.js';
+import { ByteRing } from '../storage/byte-ring.js';
+import { set16, set32 } from '../wire/bytes.js';
+import { IP_PROTO_TCP } from '../wire/ipv4.js';
+import {
+  FLG_ACK,
+  FLG_FIN,
+  FLG_PSH,
+  FLG_RST,
+  FLG_SYN,
+  OPT_MSS,
+  OPT_NOP,
+  OPT_TIMESTAMP,
+  OPT_WINDOW_SCALE,
+  seqAdd,
+  seqGe,
+  seqGt,
+  seqLe,
+  seqLt,
+  seqSub,
+  TCP_HEADER_LEN,
+} from '../wire/tcp.js';
+import type { ResolvedTcpOptions } from './options.js';
+import type { Segment } from './segment.js';
+
+/**
+ * A TCP connection: the RFC 9293 state machine and its companions, sans-IO. The stack hands it
+ * parsed segments (`input`) and the time; it writes segments through its host (the stack) and
+ * calls the application's handlers. Timers are one wheel timer per connection, armed for the
+ * earliest of its deadlines (retransmission, delayed ACK, persist, keepalive, TIME_WAIT).
+ *
+ * Buffers: the send buffer holds every byte from SND.UNA on (the retransmission queue is the
+ * front of it); the receive buffer holds in-order bytes the application has not read and, past
+ * them, out-of-order bytes that the assembler tracks.
+ *
+ * Companions implemented: RFC 6528 ISNs (by the host), RFC 7323 window scale, timestamps and
+ * PAWS, RFC 6298 RTO with Karn's rule and backoff, RFC 5681/6582 NewReno, RFC 5961 challenge
+ * ACKs, Nagle and sender/receiver silly-window avoidance, delayed ACKs, zero-window probes,
+ * keepalive, TIME_WAIT.
+ */
+
+export const TcpState = {
+  CLOSED: 0,
+  LISTEN: 1,
+  SYN_SENT: 2,
+  SYN_RECEIVED: 3,
+  ESTABLISHED: 4,
+  FIN_WAIT_1: 5,
+  FIN_WAIT_2: 6,
+  CLOSE_WAIT: 7,
+  CLOSING: 8,
+  LAST_ACK: 9,
+  TIME_WAIT: 10,
+} as const;
+export type TcpState = (typeof TcpState)[keyof typeof TcpState];
+
+export const TCP_STATE_NAMES: readonly string[] = [
+  'CLOSED',
+  'LISTEN',
+  'SYN_SENT',
+  'SYN_RECEIVED',
+  'ESTABLISHED',
+  'FIN_WAIT_1',
+  'FIN_WAIT_2',
+  'CLOSE_WAIT',
+  'CLOSING',
+  'LAST_ACK',
+  'TIME_WAIT',
+];
+
+/** Why a connection ended, in Node's error codes; null for an orderly close. */
+export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'ECONNABORTED' | null;
+
+/** An operation the socket's state does not allow (write after end, and so on). */
+export class TcpSocketError extends Error {
+  override readonly name = 'TcpSocketError';
+  constructor(
+    readonly code: 'EPIPE' | 'ENOTCONN' | 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'EINVAL',
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+  }
+}
+
+/**
+ * What a connection tells its application. Every handler is optional and is called synchronously
+ * from inside `Stack.input`, `Stack.poll` or a socket call.
+ */
+export interface TcpHandlers {
+  /** The handshake completed (an active open; a passive one is announced by the listener). */
+  onConnect?(socket: TcpSocket): void;
+  /**
+   * In-order bytes: `bytes[offset .. offset + length)`, a view into packet or buffer memory valid
+   * only during the call (copy what you keep). With this handler set, the connection delivers
+   * everything at once and the receive window stays open; without it (or while paused) bytes
+   * wait in the receive buffer for `read`.
+   */
+  onData?(socket: TcpSocket, bytes: Uint8Array, offset: number, length: number): void;
+  /** Bytes are waiting in the receive buffer (pull mode: no onData, or paused). */
+  onReadable?(socket: TcpSocket): void;
+  /** The peer finished sending (its FIN arrived after all its data). */
+  onEnd?(socket: TcpSocket): void;
+  /** The send buffer has room again after a `write` that did not take everything. */
+  onDrain?(socket: TcpSocket): void;
+  /** The connection is over for the application: closed in order (error null) or failed. */
+  onClose?(socket: TcpSocket, error: TcpErrorCode): void;
+}
+
+/** Counters a stack keeps for all its connections (RFC 4022's tcp MIB, in spirit). */
+export interface TcpStats {
+  activeOpens: number;
+  passiveOpens: number;
+  attemptFails: number;
+  estabResets: number;
+  segsIn: number;
+  segsOut: number;
+  retransSegs: number;
+  fastRetransmits: number;
+  rtoTimeouts: number;
+  rstsSent: number;
+  rstsIn: number;
+  challengeAcks: number;
+  pawsDrops: number;
+  outOfWindow: number;
+  oooSegs: number;
+  oooDrops: number;
+  dupAcks: number;
+  zeroWindowProbes: number;
+  keepaliveProbes: number;
+  synBacklogDrops: number;
+  acceptBacklogDrops: number;
+  badSegs: number;
+  noPortRsts: number;
+}
+
+export function newTcpStats(): TcpStats {
+  return {
+    activeOpens: 0,
+    passiveOpens: 0,
+    attemptFails: 0,
+    estabResets: 0,
+    segsIn: 0,
+    segsOut: 0,
+    retransSegs: 0,
+    fastRetransmits: 0,
+    rtoTimeouts: 0,
+    rstsSent: 0,
+    rstsIn: 0,
+    challengeAcks: 0,
+    pawsDrops: 0,
+    outOfWindow: 0,
+    oooSegs: 0,
+    oooDrops: 0,
+    dupAcks: 0,
+    zeroWindowProbes: 0,
+    keepaliveProbes: 0,
+    synBacklogDrops: 0,
+    acceptBacklogDrops: 0,
+    badSegs: 0,
+    noPortRsts: 0,
+  };
+}
+
+/** What a connection needs from its stack. */
+export interface TcpHost {
+  readonly localIp: number;
+  /** The bytes `ipAlloc`'s frames live in (the pool's data). */
+  readonly data: Uint8Array;
+  /** Largest TCP payload one frame carries on this interface: MTU - 40. */
+  readonly ifaceMss: number;
+  /** Largest TCP payload one TSO frame carries, or 0 when the port does not segment. */
+  readonly tsoMax: number;
+  readonly tcpStats: TcpStats;
+  readonly timers: TimerWheel<TcpSocket>;
+  /** After `ipAlloc`: where the L4 header goes in `data`. */
+  l4Off: number;
+  /** Allocates a frame for an IPv4 packet; returns the mbuf or -1 when none can be had now. */
+  ipAlloc(): number;
+  /** Finishes and queues a packet `ipAlloc` began (L4 checksum, IPv4 header, next hop). */
+  ipSend(m: number, dst: number, proto: number, l4Len: number, now: number, tsoSegsz: number): void;
+  /** The connection could not send everything (no mbuf or a full tx queue): call `output` again later. */
+  deferOutput(socket: TcpSocket): void;
+  /** The connection reached CLOSED: drop it from the table and free its timer. */
+  release(socket: TcpSocket): void;
+  /** RFC 5961 7: whether another challenge ACK fits in this second's budget. */
+  challengeAckAllowed(now: number): boolean;
+  /** A passive open completed: hand the connection to its listener. */
+  established(socket: TcpSocket, now: number): void;
+}
+
+const S = TcpState;
+
+/** Timestamps option with two NOPs in front: 12 bytes (RFC 7323 Appendix A). */
+const TS_OPT_LEN = 12;
+const TS_OPT_WORD0 = (OPT_NOP << 24) | (OPT_NOP << 16) | (OPT_TIMESTAMP << 8) | 10;
+/** RFC 7323 5.5: a TS.Recent older than 24 days is invalid. */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+/** RFC 9293 3.7.1: the MSS to assume when the peer sends none. */
+const DEFAULT_PEER_MSS = 536;
+const NO_DEADLINE = Number.POSITIVE_INFINITY;
+
+export class TcpSocket {
+  readonly host: TcpHost;
+  readonly options: ResolvedTcpOptions;
+  handlers: TcpHandlers;
+  /** The listener this passive connection came from, until it is accepted. */
+  listener: TcpListener | null = null;
+  /** For the application (the socket API keeps its wrapper object here). */
+  userData: unknown = undefined;
+
+  state: TcpState = S.CLOSED;
+  readonly localPort: number;
+  readonly remoteIp: number;
+  readonly remotePort: number;
+  /** The connection table hash (the RSS hash of the flow when the stack has RSS). */
+  hash = 0;
+  /** Index in the connection table, or -1. */
+  slot = -1;
+  /** The wheel timer, or -1. */
+  timer = -1;
+
+  // RFC 9293 3.3.1 send sequence variables.
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  /** Highest sequence number sent (SND.NXT can fall back to SND.UNA after an RTO). */
+  sndMax = 0;
+  /** The peer's window in bytes (scaled). */
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Largest window the peer has offered (SWS avoidance, RFC 5961 5.2). */
+  maxSndWnd = 0;
+  sndWscale = 0;
+  // Receive sequence variables.
+  irs = 0;
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised: never moved left (RFC 9293 3.8.6.2.2). */
+  rcvAdv = 0;
+  rcvWscale = 0;
+
+  /** MSS the peer announced, capped by our interface. */
+  sndMss = DEFAULT_PEER_MSS;
+  /** Payload per full segment: sndMss less the timestamp option. */
+  effMss = DEFAULT_PEER_MSS;
+  tsEnabled = false;
+  tsRecent = 0;
+  tsRecentAt = 0;
+  /** Added to our ms clock in TSval (RFC 7323 5.4: a per-connection offset). */
+  tsOffset = 0;
+  lastAckSent = 0;
+  sackPermitted = false;
+
+  // RFC 6298.
+  srtt = 0;
+  rttvar = 0;
+  rto: number;
+  /** Consecutive retransmissions of the same data (backoff exponent). */
+  retries = 0;
+  /** Sequence number being timed without timestamps (Karn), and when it was sent; -1 = none. */
+  rttSeq = -1;
+  rttSentAt = 0;
+
+  // RFC 5681 / 6582.
+  cwnd = 0;
+  ssthresh = 0x7fffffff;
+  dupAcks = 0;
+  inRecovery = false;
+  recover = 0;
+  /** Bytes acked in congestion avoidance not yet worth a cwnd step. */
+  bytesAcked = 0;
+
+  readonly sendBuf: ByteRing;
+  readonly recvBuf: ByteRing;
+  readonly ooo: Assembler;
+  /** Sequence number of sendBuf's first byte. */
+  sndBufSeq = 0;
+  /** The application called end(): a FIN follows the data. */
+  finQueued = false;
+  finSent = false;
+  /** The sequence number our FIN takes (valid once finQueued). */
+  finSeq = 0;
+  /** The peer's FIN arrived out of order at this sequence number; -1 = none. */
+  rcvFinSeq = -1;
+  finReceived = false;
+  /** The application closed (not just shut down): nothing more is delivered. */
+  orphan = false;
+  paused = false;
+  /** A write came up short: call onDrain when room frees. */
+  wantDrain = false;
+  ackNow = false;
+  /** In-order bytes received since our last ACK (delayed ACK: ack every second segment). */
+  unackedBytes = 0;
+  closeReported = false;
+  error: TcpErrorCode = null;
+  /** Waiting in the host's deferred-output list. */
+  deferred = false;
+
+  // Deadlines (ms); Infinity when off.
+  rtoAt = NO_DEADLINE;
+  delAckAt = NO_DEADLINE;
+  persistAt = NO_DEADLINE;
+  persistBackoff = 0;
+  keepAliveAt = NO_DEADLINE;
+  keepAliveSent = 0;
+  /** TIME_WAIT, FIN_WAIT_2 orphan and SYN timeouts. */
+  closeAt = NO_DEADLINE;
+  armedAt = NO_DEADLINE;
+  lastRecvAt = 0;
+
+  bytesReceived = 0;
+  bytesSent = 0;
+  bytesAcked_ = 0;
+
+  constructor(
+    host: TcpHost,
+    options: ResolvedTcpOptions,
+    handlers: TcpHandlers,
+    localPort: number,
+    remoteIp: number,
+    remotePort: number,
+  ) {
+    this.host = host;
+    this.options = options;
+    this.handlers = handlers;
+    this.localPort = localPort;
+    this.remoteIp = remoteIp;
+    this.remotePort = remotePort;
+    this.rto = options.rtoInitialMs;
+    this.sendBuf = new ByteRing(options.sendBuffer);
+    this.recvBuf = new ByteRing(options.recvBuffer);
+    this.ooo = new Assembler(options.maxOutOfOrderRanges);
+    let scale = 0;
+    while (scale < 14 && options.recvBuffer >>> scale > 0xffff) scale++;
+    this.rcvWscale = options.windowScale ? scale : 0;
+  }
+
+  /** Read through a call so that TypeScript does not narrow it: handlers can close the socket. */
+  isClosed(): boolean {
+    return this.state === S.CLOSED;
+  }
+
+  get stateName(): string {
+    return TCP_STATE_NAMES[this.state];
+  }
+
+  /** Bytes written and not yet acknowledged or not yet sent. */
+  get bufferedBytes(): number {
+    return this.sendBuf.length;
+  }
+
+  /** Bytes in flight: sent and not acknowledged (SYN and FIN count one). */
+  get flight(): number {
+    return seqSub(this.sndMax, this.sndUna);
+  }
+
+  /** Smoothed RTT in ms (0 before the first sample). */
+  get smoothedRtt(): number {
+    return this.srtt;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Opening
+
+  /** Active open (RFC 9293 3.10.1): sends the SYN. */
+  openActive(iss: number, tsOffset: number, now: number): void {
+    this.initSend(iss, tsOffset);
+    this.state = S.SYN_SENT;
+    this.host.tcpStats.activeOpens++;
+    this.sendSyn(now);
+  }
+
+  /** Passive open from a listener's SYN (already parsed into `seg`): sends the SYN-ACK. */
+  openPassive(seg: Segment, iss: number, tsOffset: number, now: number): void {
+    this.initSend(iss, tsOffset);
+    this.takeSynOptions(seg, now);
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.sndWnd = seg.window; // RFC 7323 2.2: the window of a SYN is never scaled
+    this.maxSndWnd = this.sndWnd;
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = iss;
+    this.state = S.SYN_RECEIVED;
+    this.host.tcpStats.passiveOpens++;
+    this.lastRecvAt = now;
+    this.sendSyn(now);
+  }
+
+  private initSend(iss: number, tsOffset: number): void {
+    this.iss = iss;
+    this.sndUna = iss;
+    this.sndNxt = iss;
+    this.sndMax = iss;
+    this.sndBufSeq = seqAdd(iss, 1);
+    this.recover = iss;
+    this.tsOffset = tsOffset;
+  }
+
+  private takeSynOptions(seg: Segment, now: number): void {
+    const ourMss = this.ourMss();
+    this.sndMss = Math.max(64, Math.min(seg.mss >= 0 ? seg.mss : DEFAULT_PEER_MSS, ourMss));
+    this.peerOfferedWs = this.options.windowScale && seg.wscale >= 0;
+    if (this.peerOfferedWs) {
+      this.sndWscale = seg.wscale;
+    } else {
+      this.sndWscale = 0;
+      this.rcvWscale = 0;
+    }
+    this.tsEnabled = this.options.timestamps && seg.hasTimestamp;
+    if (this.tsEnabled) {
+      this.tsRecent = seg.tsval;
+      this.tsRecentAt = now;
+    }
+    this.sackPermitted = false; // SACK recovery comes later; we do not offer it
+    this.effMss = this.sndMss - (this.tsEnabled ? TS_OPT_LEN : 0);
+    // RFC 6928: IW = min(10 * MSS, max(2 * MSS, 14600)) in general, initialWindowSegments here.
+    this.cwnd = this.options.initialWindowSegments * this.effMss;
+  }
+
+  private ourMss(): number {
+    return this.options.mss > 0
+      ? Math.min(this.options.mss, this.host.ifaceMss)
+      : this.host.ifaceMss;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Application calls
+
+  /**
+   * Queues bytes `src[off .. off + len)` for sending (copied). Returns how many the send buffer
+   * took; when fewer than `len`, `onDrain` follows once there is room.
+   * @throws TcpSocketError EPIPE after end() or once the connection is closing or closed.
+   */
+  write(src: Uint8Array, off: number, len: number, now: number): number {
+    const st = this.state;
+    const open =
+      st === S.SYN_SENT || st === S.SYN_RECEIVED || st === S.ESTABLISHED || st === S.CLOSE_WAIT;
+    if (!open || this.finQueued) {
+      throw new TcpSocketError(
+        'EPIPE',
+        `write on a connection in ${this.stateName}${this.finQueued ? ' after end()' : ''}; check the close/end events before writing`,
+      );
+    }
+    const n = this.sendBuf.write(src, off, len);
+    if (n < len) this.wantDrain = true;
+    if (n > 0 && st >= S.ESTABLISHED) this.output(now);
+    return n;
+  }
+
+  /** Half-close (RFC 9293 3.10.4 CLOSE on the send side): a FIN follows the queued data. */
+  end(now: number): void {
+    if (this.finQueued) return;
+    switch (this.state) {
+      case S.CLOSED:
+      case S.LISTEN:
+        return;
+      case S.SYN_SENT:
+      case S.SYN_RECEIVED:
+        // RFC 9293 3.10.4: queued until ESTABLISHED; the FIN follows the data written so far.
+        this.finQueued = true;
+        this.finSeq = seqAdd(this.sndBufSeq, this.sendBuf.length);
+        return;
+      case S.ESTABLISHED:
+      case S.CLOSE_WAIT:
+        this.finQueued = true;
+        this.finSeq = seqAdd(this.sndBufSeq, this.sendBuf.length);
+        this.state = this.state === S.ESTABLISHED ? S.FIN_WAIT_1 : S.LAST_ACK;
+        this.output(now);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /**
+   * Full close: no more data either way. As Linux does, unread received data makes it an abort
+   * (RFC 9293 3.10.4 lets either happen; an RST tells the peer its data was not read).
+   */
+  close(now: number): void {
+    if (this.state === S.CLOSED) return;
+    this.orphan = true;
+    this.paused = true;
+    if (this.recvBuf.length > 0) {
+      this.abort(now);
+      return;
+    }
+    if (this.state === S.SYN_SENT) {
+      this.toClosed(null, now);
+      return;
+    }
+    this.end(now);
+    if (this.state === S.FIN_WAIT_2) this.setCloseTimer(now + this.options.finWait2TimeoutMs, now);
+  }
+
+  /** Abort (RFC 9293 3.10.5): an RST if the peer knows us, then CLOSED at once. */
+  abort(now: number): void {
+    if (this.state === S.CLOSED) return;
+    if (this.state >= S.SYN_RECEIVED && this.state <= S.LAST_ACK && this.state !== S.SYN_SENT) {
+      this.sendControl(FLG_RST | FLG_ACK, this.sndNxt, this.rcvNxt, now);
+      this.host.tcpStats.rstsSent++;
+    }
+    this.toClosed(this.state === S.TIME_WAIT ? null : 'ECONNABORTED', now);
+  }
+
+  /** Copies and consumes up to `len` received bytes (pull mode). Returns the count. */
+  read(dst: Uint8Array, off: number, len: number, now: number): number {
+    const n = this.recvBuf.read(dst, off, len);
+    if (n > 0) this.windowOpened(now);
+    if (this.finReceived && this.recvBuf.length === 0 && !this.endReported && !this.orphan)
+      this.reportEnd();
+    return n;
+  }
+
+  /** Stop delivering to onData: bytes wait in the receive buffer and the window closes. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Deliver again: what waits in the receive buffer goes to onData now (also after accept()). */
+  resume(now: number): void {
+    if (this.orphan) return;
+    this.paused = false;
+    this.deliverBuffered(now);
+    this.flushAck(now);
+    if (this.finReceived && this.recvBuf.length === 0 && !this.endReported) this.reportEnd();
+  }
+
+  setNoDelay(on: boolean, now: number): void {
+    (this.options as { noDelay: boolean }).noDelay = on;
+    if (on && this.state >= S.ESTABLISHED) this.output(now);
+  }
+
+  setKeepAlive(on: boolean, idleMs: number, now: number): void {
+    const o = this.options as { keepAlive: boolean; keepAliveIdleMs: number };
+    o.keepAlive = on;
+    if (idleMs > 0) o.keepAliveIdleMs = idleMs;
+    this.keepAliveSent = 0;
+    this.keepAliveAt =
+      on && this.state >= S.ESTABLISHED && this.state !== S.TIME_WAIT
+        ? this.lastRecvAt + o.keepAliveIdleMs
+        : NO_DEADLINE;
+    this.armTimer(now);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Segment arrival (RFC 9293 3.10.7)
+
+  input(seg: Segment, now: number): void {
+    this.host.tcpStats.segsIn++;
+    const flags = seg.flags;
+    if (this.state === S.SYN_SENT) {
+      this.inputSynSent(seg, now);
+      return;
+    }
+    // RFC 7323 5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate.
+    if (
+      this.tsEnabled &&
+      seg.hasTimestamp &&
+      (flags & FLG_RST) === 0 &&
+      seqLt(seg.tsval, this.tsRecent) &&
+      now - this.tsRecentAt < PAWS_IDLE_MS
+    ) {
+      this.host.tcpStats.pawsDrops++;
+      this.sendAck(now);
+      return;
+    }
+    // First: the sequence number (RFC 9293 3.10.7.4, the four cases).
+    let seq = seg.seq;
+    let len = seg.len;
+    let payloadOff = seg.payloadOff;
+    let fin = (flags & FLG_FIN) !== 0;
+    const segLen = len + ((flags & FLG_SYN) !== 0 ? 1 : 0) + (fin ? 1 : 0);
+    const rcvWnd = Math.max(seqSub(this.rcvAdv, this.rcvNxt), 0);
+    let acceptable: boolean;
+    if (segLen === 0) {
+      acceptable =
+        rcvWnd === 0
+          ? seq === this.rcvNxt
+          : seqGe(seq, this.rcvNxt) && seqLt(seq, seqAdd(this.rcvNxt, rcvWnd));
+    } else if (rcvWnd === 0) {
+      acceptable = false;
+    } else {
+      const last = seqAdd(seq, segLen - 1);
+      acceptable =
+        (seqGe(seq, this.rcvNxt) && seqLt(seq, seqAdd(this.rcvNxt, rcvWnd))) ||
+        (seqGe(last, this.rcvNxt) && seqLt(last, seqAdd(this.rcvNxt, rcvWnd)));
+    }
+    if (!acceptable) {
+      // A zero-window probe or data past the window still gets an ACK; an RST never does.
+      if ((flags & FLG_RST) === 0) {
+        this.host.tcpStats.outOfWindow++;
+        if (this.state === S.TIME_WAIT && fin)
+          this.setCloseTimer(now + this.options.timeWaitMs, now);
+        this.sendAck(now);
+      }
+      return;
+    }
+    // Second: RST (RFC 5961 3.2: only an exact match resets; in-window gets a challenge ACK).
+    if ((flags & FLG_RST) !== 0) {
+      this.host.tcpStats.rstsIn++;
+      if (seq !== this.rcvNxt) {
+        this.challengeAck(now);
+        return;
+      }
+      if (this.state === S.SYN_RECEIVED && this.listener !== null) {
+        // RFC 9293 3.10.7.4: a passive open returns to LISTEN; the half-open connection just goes.
+        this.toClosed(null, now);
+        return;
+      }
+      const closing = this.state >= S.CLOSING && this.state !== S.CLOSE_WAIT;
+      if (!closing) this.host.tcpStats.estabResets++;
+      this.toClosed(
+        closing ? null : this.state === S.SYN_RECEIVED ? 'ECONNREFUSED' : 'ECONNRESET',
+        now,
+      );
+      return;
+    }
+    // Fourth: SYN in a synchronized state (RFC 5961 4.2: challenge ACK, whatever its sequence).
+    if ((flags & FLG_SYN) !== 0) {
+      if (this.state === S.SYN_RECEIVED && seq === this.irs) {
+        // The peer retransmitted its SYN: our SYN-ACK was lost.
+        this.sendSyn(now);
+        return;
+      }
+      this.challengeAck(now);
+      return;
+    }
+    // Fifth: ACK.
+    if ((flags & FLG_ACK) === 0) return;
+    this.lastRecvAt = now;
+    this.keepAliveSent = 0;
+    if (!this.processAck(seg, now)) return;
+    if (this.state === S.CLOSED) return;
+    // RFC 7323 4.3: TS.Recent takes the TSval of a segment covering Last.ACK.sent.
+    if (
+      this.tsEnabled &&
+      seg.hasTimestamp &&
+      seqLe(seq, this.lastAckSent) &&
+      seqGe(seqAdd(seq, segLen), this.lastAckSent)
+    ) {
+      this.tsRecent = seg.tsval;
+      this.tsRecentAt = now;
+    }
+    // Trim what precedes RCV.NXT and what lies past the window.
+    const before = seqSub(this.rcvNxt, seq);
+    if (before > 0) {
+      if (before >= len) {
+        // Only the FIN (if any) is new; the data is all old.
+        payloadOff += len;
+        len = 0;
+      } else {
+        payloadOff += before;
+        len -= before;
+      }
+      seq = this.rcvNxt;
+    }
+    const room = seqSub(seqAdd(this.rcvNxt, rcvWnd), seq);
+    if (len > room) {
+      len = Math.max(room, 0);
+      fin = false;
+    }
+    // Seventh: segment text.
+    if (len > 0) {
+      if (
+        this.state === S.ESTABLISHED ||
+        this.state === S.FIN_WAIT_1 ||
+        this.state === S.FIN_WAIT_2
+      ) {
+        this.receiveData(seg.data, payloadOff, len, seq, now);
+      } else {
+        // CLOSE_WAIT and later: the peer already sent its FIN; this data cannot be (RFC 9293).
+        this.ackNow = true;
+      }
+    }
+    // Eighth: FIN.
+    if (fin) {
+      const finAt = seqAdd(seq, len);
+      if (finAt === this.rcvNxt && this.ooo.isEmpty) {
+        this.receiveFin(now);
+      } else if (seqGt(finAt, this.rcvNxt)) {
+        this.rcvFinSeq = finAt;
+        this.ackNow = true;
+      } else if (this.state === S.TIME_WAIT) {
+        // RFC 9293 3.10.7.4: a retransmitted FIN restarts the 2 MSL wait.
+        this.ackNow = true;
+        this.setCloseTimer(now + this.options.timeWaitMs, now);
+      }
+    }
+    if (this.isClosed()) return;
+    this.output(now);
+  }
+
+  private inputSynSent(seg: Segment, now: number): void {
+    const flags = seg.flags;
+    const hasAck = (flags & FLG_ACK) !== 0;
+    if (hasAck && (seqLe(seg.ack, this.iss) || seqGt(seg.ack, this.sndMax))) {
+      if ((flags & FLG_RST) === 0) this.sendControl(FLG_RST, seg.ack, 0, now);
+      return;
+    }
+    if ((flags & FLG_RST) !== 0) {
+      this.host.tcpStats.rstsIn++;
+      // RFC 5961 3.2 for SYN-SENT: an RST is valid only with an acceptable ACK.
+      if (hasAck) {
+        this.host.tcpStats.attemptFails++;
+        this.toClosed('ECONNREFUSED', now);
+      }
+      return;
+    }
+    if ((flags & FLG_SYN) === 0) return;
+    this.takeSynOptions(seg, now);
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.lastRecvAt = now;
+    if (hasAck) {
+      this.sndWnd = seg.window; // unscaled on a SYN
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = seg.ack;
+      this.ackedSyn(seg, now);
+      this.state = this.finQueued ? S.FIN_WAIT_1 : S.ESTABLISHED;
+      this.becameEstablished(now);
+      this.sendAck(now);
+      this.handlers.onConnect?.(this);
+      if (this.state === S.ESTABLISHED || this.state === S.FIN_WAIT_1) this.output(now);
+    } else {
+      // Simultaneous open (RFC 9293 3.5, figure 8): SYN-RECEIVED, SYN-ACK with our ISS.
+      this.sndWnd = seg.window;
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seg.seq;
+      this.state = S.SYN_RECEIVED;
+      this.sndNxt = this.iss;
+      this.retries = 0;
+      this.sendSyn(now);
+    }
+  }
+
+  /** Our SYN is acknowledged: RTT sample, retransmission state reset. */
+  private ackedSyn(seg: Segment, now: number): void {
+    this.sndUna = seg.ack;
+    if (this.retries === 0) {
+      if (this.tsEnabled && seg.hasTimestamp && seg.tsecr !== 0) {
+        this.rttSample(this.tsRtt(seg.tsecr, now));
+      } else {
+        this.rttSample(now - this.rttSentAt);
+      }
+    } else {
+      // RFC 6298 5.7: a retransmitted SYN leaves RTO at 3 s once data flows.
+      this.rto = Math.max(this.rto, 3000);
+    }
+    this.retries = 0;
+    this.rtoAt = NO_DEADLINE;
+    this.rttSeq = -1;
+  }
+
+  private becameEstablished(now: number): void {
+    this.rcvAdv = this.rcvNxt;
+    this.updateRcvAdv();
+    if (this.options.keepAlive) this.keepAliveAt = now + this.options.keepAliveIdleMs;
+    this.armTimer(now);
+  }
+
+  /**
+   * RFC 9293 3.10.7.4 fifth step, RFC 5961 5.2, RFC 5681 and 6582. Returns false when the
+   * segment is to be dropped.
+   */
+  private processAck(seg: Segment, now: number): boolean {
+    const ack = seg.ack;
+    if (this.state === S.SYN_RECEIVED) {
+      if (seqLe(ack, this.sndUna) || seqGt(ack, this.sndMax)) {
+        this.sendControl(FLG_RST, ack, 0, now);
+        this.host.tcpStats.rstsSent++;
+        return false;
+      }
+      this.ackedSyn(seg, now);
+      this.state = this.finQueued ? S.FIN_WAIT_1 : S.ESTABLISHED;
+      this.sndWnd = seg.window << this.sndWscale;
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+      this.becameEstablished(now);
+      if (this.listener !== null) this.host.established(this, now);
+      else this.handlers.onConnect?.(this);
+      if (this.isClosed()) return false;
+    }
+    // RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
+    if (seqGt(ack, this.sndMax)) {
+      this.sendAck(now);
+      return false;
+    }
+    if (seqLt(ack, seqAdd(this.sndUna, -this.maxSndWnd))) {
+      this.challengeAck(now);
+      return false;
+    }
+    const wnd = seg.window << this.sndWscale;
+    if (seqGt(ack, this.sndUna)) {
+      this.ackAdvanced(seg, ack, now);
+    } else if (
+      ack === this.sndUna &&
+      seg.len === 0 &&
+      (seg.flags & FLG_FIN) === 0 &&
+      wnd === this.sndWnd &&
+      seqGt(this.sndMax, this.sndUna)
+    ) {
+      this.duplicateAck(now);
+    }
+    // Window update (RFC 9293 3.10.7.4: SND.WL1/WL2 guard against old segments).
+    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
+      this.sndWnd = wnd;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+      if (wnd > this.maxSndWnd) this.maxSndWnd = wnd;
+      if (wnd > 0 && this.persistAt !== NO_DEADLINE) {
+        this.persistAt = NO_DEADLINE;
+        this.persistBackoff = 0;
+      }
+    }
+    // State changes on our FIN being acknowledged.
+    if (this.finQueued && seqGe(this.sndUna, seqAdd(this.finSeq, 1))) {
+      switch (this.state) {
+        case S.FIN_WAIT_1:
+          this.state = S.FIN_WAIT_2;
+          if (this.orphan) this.setCloseTimer(now + this.options.finWait2TimeoutMs, now);
+          break;
+        case S.CLOSING:
+          this.enterTimeWait(now);
+          break;
+        case S.LAST_ACK:
+          this.toClosed(null, now);
+          return false;
+      }
+    }
+    return true;
+  }
+
+  private ackAdvanced(seg: Segment, ack: number, now: number): void {
+    const acked = seqSub(ack, this.sndUna);
+    const flightBefore = this.flight;
+    // RTT (RFC 6298 3, RFC 7323 4.1): timestamps echo; otherwise one timed segment, Karn's rule.
+    if (this.tsEnabled && seg.hasTimestamp && seg.tsecr !== 0) {
+      // RFC 7323 4.1: the echo times the segment that was acked, retransmitted or not.
+      const rtt = this.tsRtt(seg.tsecr, now);
+      if (rtt >= 0) this.rttSample(rtt);
+    } else if (this.rttSeq >= 0 && seqGt(ack, this.rttSeq)) {
+      this.rttSample(now - this.rttSentAt);
+      this.rttSeq = -1;
+    }
+    this.retries = 0;
+    this.sndUna = ack;
+    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    if (this.finQueued && seqGt(ack, this.finSeq)) this.finSent = true;
+    // Drop acknowledged bytes (the FIN's sequence number is not in the buffer).
+    const inBuf = seqSub(ack, this.sndBufSeq);
+    if (inBuf > 0) {
+      const n = Math.min(inBuf, this.sendBuf.length);
+      this.sendBuf.discard(n);
+      this.sndBufSeq = seqAdd(this.sndBufSeq, n);
+      this.bytesAcked_ += n;
+    }
+    this.congestionOnAck(acked, flightBefore, now);
+    // RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
+    this.rtoAt = seqGt(this.sndMax, this.sndUna) ? now + this.rto : NO_DEADLINE;
+    if (this.wantDrain && this.sendBuf.free > 0 && !this.finQueued) {
+      this.wantDrain = false;
+      this.handlers.onDrain?.(this);
+    }
+  }
+
+  private congestionOnAck(acked: number, flightBefore: number, now: number): void {
+    const mss = this.effMss;
+    if (this.inRecovery) {
+      if (seqGe(this.sndUna, this.recover)) {
+        // RFC 6582 3.2 step 3, full acknowledgment: deflate.
+        const flight = this.flight;
+        this.cwnd = Math.min(this.ssthresh, Math.max(flight, mss) + mss);
+        this.inRecovery = false;
+        this.dupAcks = 0;
+      } else {
+        // Partial acknowledgment: retransmit the next hole, deflate by what was acked.
+        this.retransmitFirst(now);
+        this.cwnd = this.cwnd - acked > mss ? this.cwnd - acked + mss : mss;
+        this.rtoAt = now + this.rto;
+      }
+      return;
+    }
+    this.dupAcks = 0;
+    // Grow only while cwnd was the limit (RFC 7661 in spirit: an application- or
+    // receiver-limited flow does not earn a larger window).
+    if (flightBefore + mss < this.cwnd) return;
+    if (this.cwnd < this.ssthresh) {
+      // RFC 5681 3.1 with RFC 3465 (L = 2): slow start.
+      this.cwnd += Math.min(acked, 2 * mss);
+    } else {
+      // Congestion avoidance: one MSS per cwnd acked.
+      this.bytesAcked += acked;
+      if (this.bytesAcked >= this.cwnd) {
+        this.bytesAcked -= this.cwnd;
+        this.cwnd += mss;
+      }
+    }
+    if (this.cwnd > 0x3fffffff) this.cwnd = 0x3fffffff;
+  }
+
+  private duplicateAck(now: number): void {
+    this.host.tcpStats.dupAcks++;
+    const mss = this.effMss;
+    if (this.inRecovery) {
+      // RFC 6582 3.2 step 4: inflate.
+      this.cwnd += mss;
+      return;
+    }
+    if (++this.dupAcks !== 3) return;
+    // RFC 6582 3.2 step 2: only when the ACK covers the last recovery point (`recover` here is
+    // one past the highest sequence number sent then), so one window is reduced once.
+    if (seqLt(this.sndUna, this.recover)) return;
+    const flight = this.flight;
+    this.ssthresh = Math.max(flight >>> 1, 2 * mss);
+    this.recover = this.sndMax;
+    this.inRecovery = true;
+    this.host.tcpStats.fastRetransmits++;
+    this.retransmitFirst(now);
+    this.cwnd = this.ssthresh + 3 * mss;
+    this.rtoAt = now + this.rto;
+  }
+
+  private rttSample(rtt: number): void {
+    const r = Math.max(rtt, 0);
+    if (this.srtt === 0) {
+      // RFC 6298 2.2
+      this.srtt = r > 0 ? r : 0.001;
+      this.rttvar = r / 2;
+    } else {
+      // RFC 6298 2.3, alpha 1/8, beta 1/4
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+    // G = 1 ms (our timestamp clock)
+    const rto = this.srtt + Math.max(1, 4 * this.rttvar);
+    this.rto = Math.min(Math.max(rto, this.options.rtoMinMs), this.options.rtoMaxMs);
+  }
+
+  private receiveData(b: Uint8Array, off: number, len: number, seq: number, now: number): void {
+    const at = seqSub(seq, this.rcvNxt);
+    if (at === 0) {
+      this.bytesReceived += len;
+      if (
+        this.ooo.isEmpty &&
+        this.recvBuf.length === 0 &&
+        !this.paused &&
+        this.handlers.onData !== undefined
+      ) {
+        // Fast path: straight from the frame to the application, no copy.
+        this.rcvNxt = seqAdd(this.rcvNxt, len);
+        this.handlers.onData(this, b, off, len);
+      } else {
+        this.recvBuf.writeAt(this.recvBuf.length, b, off, len);
+        this.recvBuf.commit(len);
+        let n = len;
+        this.ooo.advance(len);
+        const more = this.ooo.takeFront();
+        if (more > 0) {
+          this.recvBuf.commit(more);
+          n += more;
+          this.bytesReceived += more;
+          this.ackNow = true; // RFC 5681 4.2: ACK at once when a gap fills
+        }
+        this.rcvNxt = seqAdd(this.rcvNxt, n);
+        this.deliverBuffered(now);
+      }
+      if (this.rcvFinSeq >= 0 && this.rcvFinSeq === this.rcvNxt && this.ooo.isEmpty) {
+        this.rcvFinSeq = -1;
+        this.receiveFin(now);
+        return;
+      }
+      if (!this.ooo.isEmpty) this.ackNow = true;
+      // RFC 9293 3.8.6.3: ACK at least every second full-sized segment.
+      this.unackedBytes += len;
+      if (this.unackedBytes >= 2 * this.sndMss) this.ackNow = true;
+      else if (this.delAckAt === NO_DEADLINE) {
+        this.delAckAt = now + this.options.delayedAckMs;
+        this.armTimer(now);
+      }
+    } else {
+      // Out of order: store it where it belongs, ACK at once (RFC 5681 4.2 duplicate ACK).
+      const room = this.recvBuf.capacity - this.recvBuf.length;
+      const end = Math.min(at + len, room);
+      this.ackNow = true;
+      if (end <= at) return;
+      if (!this.ooo.add(at, end)) {
+        this.host.tcpStats.oooDrops++;
+        return;
+      }
+      this.host.tcpStats.oooSegs++;
+      this.recvBuf.writeAt(this.recvBuf.length + at, b, off, end - at);
+    }
+  }
+
+  /** Hands buffered in-order bytes to onData (when set and not paused), else announces them. */
+  private deliverBuffered(now: number): void {
+    const rb = this.recvBuf;
+    if (rb.length === 0) return;
+    if (this.paused || this.handlers.onData === undefined) {
+      if (!this.orphan) this.handlers.onReadable?.(this);
+      return;
+    }
+    while (rb.length > 0 && !this.paused && this.state !== S.CLOSED) {
+      const run = rb.contiguous();
+      const start = rb.indexOf(0);
+      rb.discard(run);
+      this.handlers.onData(this, rb.buf, start, run);
+    }
+    this.windowOpened(now);
+    if (this.finReceived && rb.length === 0 && !this.endReported && !this.orphan) this.reportEnd();
+  }
+
+  private receiveFin(now: number): void {
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.finReceived = true;
+    this.ackNow = true;
+    switch (this.state) {
+      case S.SYN_RECEIVED:
+      case S.ESTABLISHED:
+        this.state = S.CLOSE_WAIT;
+        break;
+      case S.FIN_WAIT_1:
+        // Our FIN not yet acknowledged: simultaneous close (RFC 9293 figure 13).
+        this.state = S.CLOSING;
+        break;
+      case S.FIN_WAIT_2:
+        this.enterTimeWait(now);
+        break;
+    }
+    if (!this.orphan && this.recvBuf.length === 0) this.reportEnd();
+  }
+
+  /** Set once onEnd was called. */
+  endReported = false;
+
+  private reportEnd(): void {
+    this.endReported = true;
+    this.handlers.onEnd?.(this);
+  }
+
+  private enterTimeWait(now: number): void {
+    this.state = S.TIME_WAIT;
+    this.rtoAt = NO_DEADLINE;
+    this.persistAt = NO_DEADLINE;
+    this.keepAliveAt = NO_DEADLINE;
+    this.delAckAt = NO_DEADLINE;
+    this.sendBuf.clear();
+    this.setCloseTimer(now + this.options.timeWaitMs, now);
+    this.reportClose(null);
+  }
+
+  private challengeAck(now: number): void {
+    if (!this.host.challengeAckAllowed(now)) return;
+    this.host.tcpStats.challengeAcks++;
+    this.sendAck(now);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Output
+
+  /**
+   * Sends what the windows, Nagle and SWS avoidance allow, then an ACK if one is owed. Called
+   * after every input and write, and by timers.
+   */
+  output(now: number): void {
+    const st = this.state;
+    if (
+      st === S.CLOSED ||
+      st === S.LISTEN ||
+      st === S.SYN_SENT ||
+      st === S.SYN_RECEIVED ||
+      st === S.TIME_WAIT
+    ) {
+      if (this.ackNow && st !== S.CLOSED && st !== S.SYN_SENT && st !== S.LISTEN) this.sendAck(now);
+      return;
+    }
+    let sentAny = false;
+    const maxSeg =
+      this.host.tsoMax > 0 ? this.host.tsoMax - (this.tsEnabled ? TS_OPT_LEN : 0) : this.effMss;
+    for (;;) {
+      const sent = seqSub(this.sndNxt, this.sndBufSeq);
+      const unsent = this.sendBuf.length - Math.max(sent, 0);
+      const wnd = Math.min(this.sndWnd, this.cwnd);
+      const usable = seqSub(seqAdd(this.sndUna, wnd), this.sndNxt);
+      let len = Math.min(unsent, usable);
+      if (len < 0) len = 0;
+      if (len > maxSeg) len = maxSeg;
+      const finNow = this.finQueued && !this.finSentAt(this.sndNxt) && len === unsent;
+      if (len > 0) {
+        if (len < this.effMss && len < unsent) {
+          // Window-limited partial segment: RFC 9293 3.8.6.2.1, send only if it is at least
+          // half the largest window the peer offered.
+          if (len < this.maxSndWnd >>> 1) {
+            if (this.sndMax === this.sndUna && this.persistAt === NO_DEADLINE)
+              this.persistAt = now + this.persistInterval();
+            break;
+          }
+        } else if (len < this.effMss && !finNow) {
+          // All the remaining data fits in a small segment: Nagle (RFC 9293 3.7.4).
+          if (
+            !this.options.noDelay &&
+            seqGt(this.sndMax, this.sndUna) &&
+            seqGe(this.sndNxt, this.sndMax)
+          )
+            break;
+        }
+        if (!this.sendData(this.sndNxt, len, finNow, now)) return;
+        sentAny = true;
+        continue;
+      }
+      if (finNow && unsent === 0) {
+        if (!this.sendData(this.sndNxt, 0, true, now)) return;
+        sentAny = true;
+      }
+      break;
+    }
+    // Zero window with data waiting and nothing in flight: probe (RFC 9293 3.8.6.1).
+    const waiting = this.sendBuf.length - seqSub(this.sndNxt, this.sndBufSeq);
+    if (
+      this.sndWnd === 0 &&
+      (waiting > 0 || (this.finQueued && !this.finSent)) &&
+      this.sndMax === this.sndUna &&
+      this.persistAt === NO_DEADLINE
+    ) {
+      this.persistAt = now + this.persistInterval();
+    }
+    if (this.ackNow && !sentAny) this.sendAck(now);
+    this.armTimer(now);
+  }
+
+  private finSentAt(seq: number): boolean {
+    return this.finSent && seqGt(seq, this.finSeq);
+  }
+
+  private persistInterval(): number {
+    const base = this.srtt > 0 ? this.rto : this.options.rtoInitialMs;
+    return Math.min(base * 2 ** this.persistBackoff, this.options.rtoMaxMs);
+  }
+
+  /** The first unacknowledged segment again (fast retransmit, NewReno partial ACK). */
+  private retransmitFirst(now: number): void {
+    const buffered = this.sendBuf.length - seqSub(this.sndUna, this.sndBufSeq);
+    let len = Math.min(buffered, this.effMss);
+    if (len < 0) len = 0;
+    const fin = this.finSent && seqAdd(this.sndUna, len) === this.finSeq;
+    if (len === 0 && !fin) return;
+    this.host.tcpStats.retransSegs++;
+    this.sendData(this.sndUna, len, fin, now);
+  }
+
+  /**
+   * One segment of `len` bytes of the send buffer from `seq`, with FIN when `fin`. Advances
+   * SND.NXT/SND.MAX when it sends at SND.NXT. Returns false when no frame could be had.
+   */
+  private sendData(seq: number, len: number, fin: boolean, now: number): boolean {
+    const host = this.host;
+    const m = host.ipAlloc();
+    if (m < 0) {
+      host.deferOutput(this);
+      return false;
+    }
+    let flags = FLG_ACK;
+    if (fin) flags |= FLG_FIN;
+    const atNxt = seq === this.sndNxt;
+    // PSH on the segment that empties the buffer (RFC 9293 3.9.1.2: senders set it at the end of a write).
+    if (len > 0 && seqSub(seqAdd(seq, len), this.sndBufSeq) >= this.sendBuf.length)
+      flags |= FLG_PSH;
+    const hdr = this.writeHeader(m, seq, flags, now);
+    const data = host.data;
+    const payloadAt = host.l4Off + hdr;
+    if (len > 0) this.sendBuf.peek(seqSub(seq, this.sndBufSeq), data, payloadAt, len);
+    const tso = len > this.effMss ? this.effMss : 0;
+    host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr + len, now, tso);
+    host.tcpStats.segsOut++;
+    this.bytesSent += len;
+    this.afterSend(now);
+    const end = seqAdd(seq, len + (fin ? 1 : 0));
+    if (fin) this.finSent = true;
+    if (atNxt) {
+      if (!this.tsEnabled && this.rttSeq < 0 && seqGe(seq, this.sndMax) && len > 0) {
+        this.rttSeq = seq;
+        this.rttSentAt = now;
+      }
+      this.sndNxt = end;
+      if (seqGt(end, this.sndMax)) this.sndMax = end;
+      else host.tcpStats.retransSegs++;
+    }
+    if (this.rtoAt === NO_DEADLINE && (len > 0 || fin)) this.rtoAt = now + this.rto;
+    return true;
+  }
+
+  private sendSyn(now: number): void {
+    const host = this.host;
+    const m = host.ipAlloc();
+    if (m < 0) {
+      // Leave it to the retransmission timer.
+      this.rtoAt = now + this.rto;
+      this.armTimer(now);
+      return;
+    }
+    const ack = this.state === S.SYN_RECEIVED;
+    const d = host.data;
+    const o = host.l4Off;
+    let opt = o + TCP_HEADER_LEN;
+    // MSS, then as Linux orders them: SACK-permitted/NOPs, timestamps, window scale.
+    d[opt] = OPT_MSS;
+    d[opt + 1] = 4;
+    set16(d, opt + 2, this.ourMss());
+    opt += 4;
+    const offerTs = ack ? this.tsEnabled : this.options.timestamps;
+    const offerWs = ack ? this.peerOfferedWs : this.options.windowScale;
+    if (offerTs) {
+      set32(d, opt, TS_OPT_WORD0);
+      set32(d, opt + 4, this.tsNow(now));
+      set32(d, opt + 8, ack ? this.tsRecent : 0);
+      opt += 12;
+    }
+    if (offerWs) {
+      d[opt] = OPT_NOP;
+      d[opt + 1] = OPT_WINDOW_SCALE;
+      d[opt + 2] = 3;
+      d[opt + 3] = this.rcvWscale;
+      opt += 4;
+    }
+    const hdr = opt - o;
+    // RFC 7323 2.2: the window in a SYN is never scaled.
+    const win = Math.min(this.recvBuf.capacity, 0xffff);
+    this.fillHeader(
+      d,
+      o,
+      this.iss,
+      ack ? this.rcvNxt : 0,
+      ack ? FLG_SYN | FLG_ACK : FLG_SYN,
+      win,
+      hdr,
+    );
+    host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr, now, 0);
+    host.tcpStats.segsOut++;
+    if (this.retries === 0) this.rttSentAt = now;
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndMax = this.sndNxt;
+    if (ack) this.lastAckSent = this.rcvNxt;
+    this.rtoAt = now + this.rto;
+    this.armTimer(now);
+  }
+
+  /** Set when the peer's SYN carried a window scale option (even a shift of 0). */
+  peerOfferedWs = false;
+
+  /** Pure ACK (RFC 9293 3.10.7.4). */
+  sendAck(now: number): void {
+    if (this.state === S.CLOSED || this.state === S.SYN_SENT || this.state === S.LISTEN) return;
+    const m = this.host.ipAlloc();
+    if (m < 0) {
+      this.ackNow = true;
+      this.host.deferOutput(this);
+      return;
+    }
+    const hdr = this.writeHeader(m, this.sndNxt, FLG_ACK, now);
+    this.host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr, now, 0);
+    this.host.tcpStats.segsOut++;
+    this.afterSend(now);
+  }
+
+  /** A control segment (RST) without our options; `ack` 0 and no ACK flag for <SEQ=SEG.ACK><CTL=RST>. */
+  private sendControl(flags: number, seq: number, ack: number, now: number): void {
+    const host = this.host;
+    const m = host.ipAlloc();
+    if (m < 0) return;
+    const win = (flags & FLG_RST) !== 0 ? 0 : this.advertisedWindow();
+    this.fillHeader(host.data, host.l4Off, seq, ack, flags, win, TCP_HEADER_LEN);
+    host.ipSend(m, this.remoteIp, IP_PROTO_TCP, TCP_HEADER_LEN, now, 0);
+    host.tcpStats.segsOut++;
+    if ((flags & FLG_RST) !== 0) host.tcpStats.rstsSent++;
+  }
+
+  /** Writes a header with our options and the current ACK and window; returns its length. */
+  private writeHeader(m: number, seq: number, flags: number, now: number): number {
+    void m;
+    const d = this.host.data;
+    const o = this.host.l4Off;
+    let hdr = TCP_HEADER_LEN;
+    if (this.tsEnabled) {
+      const opt = o + TCP_HEADER_LEN;
+      set32(d, opt, TS_OPT_WORD0);
+      set32(d, opt + 4, this.tsNow(now));
+      set32(d, opt + 8, this.tsRecent);
+      hdr += TS_OPT_LEN;
+    }
+    this.updateRcvAdv();
+    this.fillHeader(d, o, seq, this.rcvNxt, flags, this.advertisedWindow(), hdr);
+    return hdr;
+  }
+
+  private fillHeader(
+    d: Uint8Array,
+    o: number,
+    seq: number,
+    ack: number,
+    flags: number,
+    win: number,
+    hdr: number,
+  ): void {
+    set16(d, o, this.localPort);
+    set16(d, o + 2, this.remotePort);
+    set32(d, o + 4, seq);
+    set32(d, o + 8, ack);
+    d[o + 12] = (hdr >>> 2) << 4;
+    d[o + 13] = flags;
+    set16(d, o + 14, win);
+    d[o + 16] = 0;
+    d[o + 17] = 0;
+    d[o + 18] = 0;
+    d[o + 19] = 0;
+  }
+
+  /** Bookkeeping after any segment that carries our ACK. */
+  private afterSend(now: number): void {
+    this.lastAckSent = this.rcvNxt;
+    this.ackNow = false;
+    this.unackedBytes = 0;
+    if (this.delAckAt !== NO_DEADLINE) this.delAckAt = NO_DEADLINE;
+    void now;
+  }
+
+  /**
+   * Moves the advertised right edge: receiver SWS avoidance (RFC 9293 3.8.6.2.2) opens it only
+   * by at least min(buffer / 2, MSS), and it never moves left.
+   */
+  private updateRcvAdv(): void {
+    const free = this.recvBuf.capacity - this.recvBuf.length;
+    const maxWnd = this.rcvWscale === 0 && free > 0xffff ? 0xffff : free;
+    const edge = seqAdd(this.rcvNxt, maxWnd);
+    const grow = seqSub(edge, this.rcvAdv);
+    if (grow <= 0) return;
+    const threshold = Math.min(this.recvBuf.capacity >>> 1, this.sndMss);
+    const current = seqSub(this.rcvAdv, this.rcvNxt);
+    if (
+      grow >= threshold ||
+      (current <= 0 && maxWnd >= threshold) ||
+      (maxWnd === free && grow > 0 && current === 0)
+    ) {
+      this.rcvAdv = edge;
+    }
+  }
+
+  private advertisedWindow(): number {
+    let w = seqSub(this.rcvAdv, this.rcvNxt);
+    if (w < 0) w = 0;
+    w = w >>> this.rcvWscale;
+    return Math.min(w, 0xffff);
+  }
+
+  /** After the application consumed buffered bytes: a window update if the window grew enough. */
+  private windowOpened(now: number): void {
+    if (this.state < S.ESTABLISHED || this.state === S.TIME_WAIT) return;
+    const before = seqSub(this.rcvAdv, this.rcvNxt);
+    this.updateRcvAdv();
+    const after = seqSub(this.rcvAdv, this.rcvNxt);
+    // RFC 1122 4.2.3.3: update when the window grew by two segments or half the buffer.
+    if (
+      after - before >= Math.min(2 * this.sndMss, this.recvBuf.capacity >>> 1) ||
+      (before === 0 && after > 0)
+    ) {
+      this.ackNow = true;
+      this.output(now);
+    }
+  }
+
+  /** After any input or timer: the ACK owed now, if the output pass did not carry it. */
+  flushAck(now: number): void {
+    if (this.ackNow) this.sendAck(now);
+  }
+
+  private tsNow(now: number): number {
+    return (Math.floor(now) + this.tsOffset) >>> 0;
+  }
+
+  /** ms since we sent the TSval a peer echoes (negative if the echo is bogus). */
+  private tsRtt(tsecr: number, now: number): number {
+    return (this.tsNow(now) - tsecr) | 0;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Timers
+
+  setCloseTimer(at: number, now: number): void {
+    this.closeAt = at;
+    this.armTimer(now);
+  }
+
+  /** Arms the wheel timer for the earliest deadline. */
+  armTimer(now: number): void {
+    let t = this.rtoAt;
+    if (this.delAckAt < t) t = this.delAckAt;
+    if (this.persistAt < t) t = this.persistAt;
+    if (this.keepAliveAt < t) t = this.keepAliveAt;
+    if (this.closeAt < t) t = this.closeAt;
+    if (t === this.armedAt || this.timer < 0) return;
+    this.armedAt = t;
+    const wheel = this.host.timers;
+    if (t === NO_DEADLINE) {
+      wheel.stop(this.timer);
+      return;
+    }
+    wheel.reset(this.timer, Math.max(t - now, 0), 'single', now);
+  }
+
+  /** The wheel timer fired: run every deadline that is due. */
+  onTimer(now: number): void {
+    this.armedAt = NO_DEADLINE;
+    if (this.closeAt <= now) {
+      this.closeAt = NO_DEADLINE;
+      if (
+        this.state === S.TIME_WAIT ||
+        this.state === S.FIN_WAIT_2 ||
+        this.state === S.SYN_RECEIVED
+      ) {
+        this.toClosed(this.state === S.FIN_WAIT_2 ? 'ETIMEDOUT' : null, now);
+        return;
+      }
+    }
+    if (this.rtoAt <= now) {
+      this.rtoAt = NO_DEADLINE;
+      this.retransmitTimeout(now);
+      if (this.state === S.CLOSED) return;
+    }
+    if (this.persistAt <= now) {
+      this.persistAt = NO_DEADLINE;
+      this.zeroWindowProbe(now);
+    }
+    if (this.keepAliveAt <= now) {
+      this.keepAliveAt = NO_DEADLINE;
+      this.keepAliveTimeout(now);
+      if (this.state === S.CLOSED) return;
+    }
+    if (this.delAckAt <= now) {
+      this.delAckAt = NO_DEADLINE;
+      this.ackNow = true;
+    }
+    this.output(now);
+    this.flushAck(now);
+    this.armTimer(now);
+  }
+
+  private retransmitTimeout(now: number): void {
+    const stats = this.host.tcpStats;
+    const o = this.options;
+    if (this.state === S.SYN_SENT || this.state === S.SYN_RECEIVED) {
+      const limit = this.state === S.SYN_SENT ? o.synRetries : o.synAckRetries;
+      if (this.retries >= limit) {
+        if (this.state === S.SYN_SENT) stats.attemptFails++;
+        this.toClosed('ETIMEDOUT', now);
+        return;
+      }
+      this.retries++;
+      stats.retransSegs++;
+      stats.rtoTimeouts++;
+      this.rto = Math.min(this.rto * 2, o.rtoMaxMs);
+      this.sendSyn(now);
+      return;
+    }
+    if (!seqGt(this.sndMax, this.sndUna)) return;
+    if (this.retries >= o.maxRetries) {
+      this.sendControl(FLG_RST | FLG_ACK, this.sndNxt, this.rcvNxt, now);
+      this.toClosed('ETIMEDOUT', now);
+      return;
+    }
+    this.retries++;
+    stats.rtoTimeouts++;
+    // RFC 5681 3.1 (4) and RFC 6298 5.5-5.7.
+    const mss = this.effMss;
+    if (this.retries === 1) this.ssthresh = Math.max(this.flight >>> 1, 2 * mss);
+    this.cwnd = mss;
+    this.bytesAcked = 0;
+    this.inRecovery = false;
+    this.dupAcks = 0;
+    this.recover = this.sndMax; // RFC 6582 4.2: no fast retransmit for what this RTO resends
+    this.rto = Math.min(this.rto * 2, o.rtoMaxMs);
+    this.rttSeq = -1; // Karn
+    // Go back: resend from SND.UNA as the window allows.
+    this.sndNxt = this.sndUna;
+    if (this.finSent && seqLe(this.sndNxt, this.finSeq)) this.finSent = false;
+    this.rtoAt = NO_DEADLINE;
+    this.output(now);
+    if (this.rtoAt === NO_DEADLINE) this.rtoAt = now + this.rto;
+  }
+
+  /**
+   * The persist timer (RFC 9293 3.8.6.1): with a zero window, a probe; with a small window that
+   * SWS avoidance would not fill, the override that sends what fits anyway.
+   */
+  private zeroWindowProbe(now: number): void {
+    if (this.state < S.ESTABLISHED || this.state === S.TIME_WAIT) return;
+    if (this.sndWnd > 0) {
+      const usable = seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+      const unsent = this.sendBuf.length - seqSub(this.sndNxt, this.sndBufSeq);
+      const len = Math.min(usable, unsent, this.effMss);
+      this.persistBackoff = 0;
+      if (len > 0) this.sendData(this.sndNxt, len, false, now);
+      return;
+    }
+    // Linux's probe: an old sequence number (SND.UNA - 1) with no data, which the receiver
+    // must answer with an ACK carrying its window (RFC 9293 3.10.7.4); it never becomes data.
+    this.host.tcpStats.zeroWindowProbes++;
+    this.sendProbe(now);
+    this.persistBackoff++;
+    this.persistAt = now + this.persistInterval();
+  }
+
+  private keepAliveTimeout(now: number): void {
+    const o = this.options;
+    if (!o.keepAlive || this.state < S.ESTABLISHED || this.state === S.TIME_WAIT) return;
+    if (this.keepAliveSent === 0) {
+      // Only an idle connection is probed; one with data in flight has its RTO.
+      const idleFor = now - this.lastRecvAt;
+      if (idleFor < o.keepAliveIdleMs || seqGt(this.sndMax, this.sndUna)) {
+        this.keepAliveAt =
+          (idleFor < o.keepAliveIdleMs ? this.lastRecvAt : now) + o.keepAliveIdleMs;
+        return;
+      }
+    }
+    if (this.keepAliveSent >= o.keepAliveProbes) {
+      this.sendControl(FLG_RST | FLG_ACK, this.sndNxt, this.rcvNxt, now);
+      this.toClosed('ETIMEDOUT', now);
+      return;
+    }
+    this.keepAliveSent++;
+    this.host.tcpStats.keepaliveProbes++;
+    // RFC 9293 3.8.4: an old sequence number and no data (Linux: SND.UNA - 1).
+    this.sendProbe(now);
+    this.keepAliveAt = now + o.keepAliveIntervalMs;
+  }
+
+  /** An ACK with SEG.SEQ = SND.UNA - 1 (zero-window and keepalive probes). */
+  private sendProbe(now: number): void {
+    const m = this.host.ipAlloc();
+    if (m < 0) return;
+    const hdr = this.writeHeader(m, seqAdd(this.sndUna, -1), FLG_ACK, now);
+    this.host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr, now, 0);
+    this.host.tcpStats.segsOut++;
+    this.afterSend(now);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Closing
+
+  private toClosed(error: TcpErrorCode, now: number): void {
+    void now;
+    this.state = S.CLOSED;
+    this.rtoAt = NO_DEADLINE;
+    this.delAckAt = NO_DEADLINE;
+    this.persistAt = NO_DEADLINE;
+    this.keepAliveAt = NO_DEADLINE;
+    this.closeAt = NO_DEADLINE;
+    this.host.release(this);
+    this.reportClose(error);
+  }
+
+  private reportClose(error: TcpErrorCode): void {
+    if (this.closeReported) return;
+    this.closeReported = true;
+    this.error = error;
+    if (this.listener !== null) {
+      // Never accepted: the application never saw it.
+      this.listener.forget(this);
+      return;
+    }
+    if (this.orphan && error === null) return;
+    this.handlers.onClose?.(this, error);
+  }
+}
+
+/** What a listener tells the application. */
+export interface TcpListenerHandlers {
+  /**
+   * A connection completed its handshake. Set its handlers here (`socket.handlers = ...`).
+   * Without this handler, connections wait in the accept queue for `accept()`.
+   */
+  onConnection?(socket: TcpSocket): void;
+}
+
+/** A passive socket (RFC 9293 LISTEN) with a SYN backlog and an accept backlog. */
+export class TcpListener {
+  readonly port: number;
+  readonly handlers: TcpListenerHandlers;
+  readonly options: ResolvedTcpOptions;
+  /** Half-open connections (SYN_RECEIVED) allowed at once. */
+  readonly synBacklog: number;
+  /** Established connections waiting for accept() allowed at once. */
+  readonly acceptBacklog: number;
+  halfOpen = 0;
+  readonly acceptQueue: TcpSocket[] = [];
+  closed = false;
+
+  constructor(
+    port: number,
+    handlers: TcpListenerHandlers,
+    options: ResolvedTcpOptions,
+    synBacklog: number,
+    acceptBacklog: number,
+  ) {
+    this.port = port;
+    this.handlers = handlers;
+    this.options = options;
+    this.synBacklog = synBacklog;
+    this.acceptBacklog = acceptBacklog;
+  }
+
+  /** Takes the oldest established connection, or null. */
+  accept(): TcpSocket | null {
+    return this.acceptQueue.shift() ?? null;
+  }
+
+  /** A half-open child closed before it was accepted. */
+  forget(socket: TcpSocket): void {
+    if (socket.state === S.CLOSED && socket.listener === this) {
+      const i = this.acceptQueue.indexOf(socket);
+      if (i >= 0) this.acceptQueue.splice(i, 1);
+      else this.halfOpen--;
+      socket.listener = null;
+    }
+  }
+}
