@@ -39,7 +39,7 @@ import {
   arpTpa,
 } from './wire/arp.js';
 import { get16, set16, set32 } from './wire/bytes.js';
-import { checksumOf, ipv4PseudoSum, sum16 } from './wire/checksum.js';
+import { checksumOf, ipv4PseudoSum, sum16, sum16View } from './wire/checksum.js';
 import {
   ETH_HEADER_LEN,
   ETHERTYPE_ARP,
@@ -276,6 +276,11 @@ export class Stack implements TcpHost {
   #icmpCount = 0;
   #lastNow: number;
   #closed = false;
+  /** DataViews over each pool's bytes, by pool id, for the fast checksum (sum16View). */
+  readonly #views: (DataView | undefined)[] = new Array(256).fill(undefined);
+  /** The view over the bytes of the frame being processed, or null (a copy: use sum16). */
+  #rxView: DataView | null = null;
+  readonly #txView: DataView;
 
   /** Throws IfaceOptionError naming a bad option and its value. */
   constructor(options: StackOptions) {
@@ -285,6 +290,7 @@ export class Stack implements TcpHost {
     }
     this.pool = o.pool;
     this.data = o.pool.data;
+    this.#txView = this.viewOf(o.pool);
     try {
       this.mac = typeof o.mac === 'number' ? o.mac : parseMac(o.mac);
     } catch {
@@ -397,7 +403,9 @@ export class Stack implements TcpHost {
   input(m: number, now: number): void {
     const pool = m >>> 24 === this.pool.mempool.poolId ? this.pool : mbufPoolOf(m);
     this.#lastNow = now;
+    this.#rxView = this.viewOf(pool);
     if (pool.nbSegs(m) > 1) {
+      this.#rxView = null;
       const len = pool.pktLen(m);
       if (len <= LINEAR_MAX) {
         if (this.#linear === null) this.#linear = new Uint8Array(LINEAR_MAX);
@@ -418,6 +426,7 @@ export class Stack implements TcpHost {
   /** Processes a frame given as bytes (tests, captures). The bytes are not kept. */
   inputBytes(frame: Uint8Array, now: number): void {
     this.#lastNow = now;
+    this.#rxView = null;
     this.frame(frame, 0, frame.length, 0, -1, now);
   }
 
@@ -490,6 +499,16 @@ export class Stack implements TcpHost {
     for (let i = 0; i < n; i++) this.pool.free(dropped[i]);
   }
 
+  private viewOf(pool: PktmbufPool): DataView {
+    const id = pool.mempool.poolId;
+    let v = this.#views[id];
+    if (v === undefined || v.buffer !== pool.data.buffer || v.byteOffset !== pool.data.byteOffset) {
+      v = new DataView(pool.data.buffer, pool.data.byteOffset, pool.data.byteLength);
+      this.#views[id] = v;
+    }
+    return v;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Sockets
 
@@ -537,7 +556,7 @@ export class Stack implements TcpHost {
   /**
    * Opens a connection (RFC 9293 active OPEN) from an ephemeral port chosen so that, with RSS,
    * replies come back to this lcore's queue.
-   * @throws TcpSocketError ENETUNREACH-like EADDRNOTAVAIL when no route or no free port.
+   * @throws TcpSocketError ENETUNREACH without a route, EADDRNOTAVAIL without a free port.
    */
   tcpConnect(
     remoteIp: string | number,
@@ -550,7 +569,7 @@ export class Stack implements TcpHost {
     checkPort('remotePort', remotePort);
     if (this.routes.nextHop(rip) < 0) {
       throw new TcpSocketError(
-        'EADDRNOTAVAIL',
+        'ENETUNREACH',
         `no route to ${ipv4ToString(rip)}; add a route or a gateway`,
       );
     }
@@ -691,10 +710,10 @@ export class Stack implements TcpHost {
       ol = proto === IP_PROTO_TCP ? MbufOlFlag.TX_TCP_CKSUM : MbufOlFlag.TX_UDP_CKSUM;
     } else if (proto === IP_PROTO_TCP) {
       set16(d, l4 + 16, 0);
-      set16(d, l4 + 16, checksumOf(sum16(d, l4, l4Len, ipv4PseudoSum(d, ip, proto, l4Len))));
+      set16(d, l4 + 16, checksumOf(sum16View(this.#txView, l4, l4Len, ipv4PseudoSum(d, ip, proto, l4Len))));
     } else if (proto === IP_PROTO_UDP) {
       set16(d, l4 + 6, 0);
-      const c = checksumOf(sum16(d, l4, l4Len, ipv4PseudoSum(d, ip, proto, l4Len)));
+      const c = checksumOf(sum16View(this.#txView, l4, l4Len, ipv4PseudoSum(d, ip, proto, l4Len)));
       set16(d, l4 + 6, c === 0 ? 0xffff : c);
     }
     if (tsoSegsz > 0 && total > this.mtu) {
@@ -946,6 +965,7 @@ export class Stack implements TcpHost {
       const whole = this.reassembler.add(b, ip, now);
       if (whole === null) return;
       st.rxReassembled++;
+      this.#rxView = null;
       // A reassembled datagram had no RSS hash and its L4 checksum is always checked.
       this.l4(whole, 0, 0, -1, now);
       return;
@@ -987,7 +1007,9 @@ export class Stack implements TcpHost {
       ts.badSegs++;
       return;
     }
-    if (!trusted && checksumOf(sum16(b, off, len, ipv4PseudoSum(b, ip, IP_PROTO_TCP, len))) !== 0) {
+    const pseudo = trusted ? 0 : ipv4PseudoSum(b, ip, IP_PROTO_TCP, len);
+    const view = this.#rxView;
+    if (!trusted && checksumOf(view !== null ? sum16View(view, off, len, pseudo) : sum16(b, off, len, pseudo)) !== 0) {
       this.stats.rxBadChecksum++;
       ts.badSegs++;
       return;

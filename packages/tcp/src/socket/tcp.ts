@@ -76,7 +76,7 @@ export type TcpErrorCode = 'ECONNREFUSED' | 'ECONNRESET' | 'ETIMEDOUT' | 'ECONNA
 export class TcpSocketError extends Error {
   override readonly name = 'TcpSocketError';
   constructor(
-    readonly code: 'EPIPE' | 'ENOTCONN' | 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'EINVAL',
+    readonly code: 'EPIPE' | 'ENOTCONN' | 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'ENETUNREACH' | 'EINVAL',
     message: string,
   ) {
     super(`${code}: ${message}`);
@@ -1237,6 +1237,7 @@ export class TcpSocket {
       win,
       hdr,
     );
+    if (ack) this.rcvAdv = seqAdd(this.rcvNxt, win);
     host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr, now, 0);
     host.tcpStats.segsOut++;
     if (this.retries === 0) this.rttSentAt = now;
@@ -1569,7 +1570,6 @@ export class TcpSocket {
       this.listener.forget(this);
       return;
     }
-    if (this.orphan && error === null) return;
     this.handlers.onClose?.(this, error);
   }
 }

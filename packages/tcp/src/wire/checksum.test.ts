@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checksumOf, ipv4PseudoSum, sum16 } from './checksum.js';
+import fc from 'fast-check';
+import { checksumOf, ipv4PseudoSum, sum16, sum16View } from './checksum.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
@@ -50,5 +51,31 @@ describe('ipv4PseudoSum', () => {
     b.fill(0xff, 16, 24);
     // ffff*4 folds to ffff; + 6 + ffff = 0x20004, folded 0x0006.
     expect(ipv4PseudoSum(b, 4, 6, 0xffff)).toBe(6);
+  });
+});
+
+describe('sum16View', () => {
+  it('equals sum16 for every offset, length and initial sum (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 3000 }),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 0xffff }),
+        (bytes, a, b, initial) => {
+          const off = bytes.length === 0 ? 0 : a % bytes.length;
+          const len = bytes.length - off === 0 ? 0 : b % (bytes.length - off + 1);
+          const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+          expect(sum16View(view, off, len, initial)).toBe(sum16(bytes, off, len, initial));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('matches the RFC 1071 example through a view at a non-zero byteOffset', () => {
+    const backing = hex('aa 0001 f203 f4f5 f6f7');
+    const view = new DataView(backing.buffer, 1, 8);
+    expect(sum16View(view, 0, 8)).toBe(0xddf2);
   });
 });
