@@ -276,6 +276,8 @@ export class Stack implements TcpHost {
   #icmpCount = 0;
   #lastNow: number;
   #closed = false;
+  /** The frame being processed was sent to the Ethernet broadcast address. */
+  #rxLinkBroadcast = false;
   /** DataViews over each pool's bytes, by pool id, for the fast checksum (sum16View). */
   readonly #views: (DataView | undefined)[] = new Array(256).fill(undefined);
   /** The view over the bytes of the frame being processed, or null (a copy: use sum16). */
@@ -308,7 +310,8 @@ export class Stack implements TcpHost {
     this.localIp = ip;
     this.prefixLen = prefixLen;
     this.#netmask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
-    this.#broadcast = ((ip & this.#netmask) | ~this.#netmask) >>> 0;
+    // RFC 3021 2.2: a /31 (and a /32) has no directed broadcast, only 255.255.255.255.
+    this.#broadcast = prefixLen >= 31 ? 0xffffffff : ((ip & this.#netmask) | ~this.#netmask) >>> 0;
     this.routes.add({ dest: ip, prefixLen, gateway: 0 });
     if (o.gateway !== undefined) {
       let gw: number;
@@ -323,7 +326,8 @@ export class Stack implements TcpHost {
       this.routes.add({ dest: 0, prefixLen: 0, gateway: gw });
     }
     this.mtu = o.mtu ?? 1500;
-    const room = o.pool.bufLen(0) - o.pool.headroomOf(0);
+    // Every frame starts after the pool's headroom (mbuf 0 may never have been allocated).
+    const room = o.pool.bufLen(0) - o.pool.headroom;
     if (!Number.isInteger(this.mtu) || this.mtu < 576 || this.mtu > 65535) {
       throw new IfaceOptionError('mtu', o.mtu, 'an integer from 576 to 65535');
     }
@@ -710,7 +714,11 @@ export class Stack implements TcpHost {
       ol = proto === IP_PROTO_TCP ? MbufOlFlag.TX_TCP_CKSUM : MbufOlFlag.TX_UDP_CKSUM;
     } else if (proto === IP_PROTO_TCP) {
       set16(d, l4 + 16, 0);
-      set16(d, l4 + 16, checksumOf(sum16View(this.#txView, l4, l4Len, ipv4PseudoSum(d, ip, proto, l4Len))));
+      set16(
+        d,
+        l4 + 16,
+        checksumOf(sum16View(this.#txView, l4, l4Len, ipv4PseudoSum(d, ip, proto, l4Len))),
+      );
     } else if (proto === IP_PROTO_UDP) {
       set16(d, l4 + 6, 0);
       const c = checksumOf(sum16View(this.#txView, l4, l4Len, ipv4PseudoSum(d, ip, proto, l4Len)));
@@ -865,6 +873,7 @@ export class Stack implements TcpHost {
       st.rxNotForUs++;
       return;
     }
+    this.#rxLinkBroadcast = dstMac === MAC_BROADCAST;
     const type = ethRawType(b, off);
     if (type === ETHERTYPE_IPV4)
       this.ipv4(b, off + ETH_HEADER_LEN, len - ETH_HEADER_LEN, ol, rssHash, now);
@@ -888,7 +897,12 @@ export class Stack implements TcpHost {
     const tpa = arpTpa(b, off);
     if (op === ARP_OP_REQUEST) st.arpRequestsIn++;
     else if (op === ARP_OP_REPLY) st.arpRepliesIn++;
-    if (spa === 0 || spa === this.localIp) return; // probes (RFC 5227) and our own echo
+    if (spa === 0) {
+      // An RFC 5227 probe: learn nothing, but defend our address (as Linux's arp_process does).
+      if (op === ARP_OP_REQUEST && tpa === this.localIp) this.sendArp(ARP_OP_REPLY, sha, 0);
+      return;
+    }
+    if (spa === this.localIp) return; // our own echo
     // RFC 826: merge the sender's pair; learn it when we are the target.
     if (this.arp.update(spa, sha, now, tpa === this.localIp)) this.flushPending(spa, sha);
     if (op === ARP_OP_REQUEST && tpa === this.localIp) this.sendArp(ARP_OP_REPLY, sha, spa);
@@ -1009,7 +1023,11 @@ export class Stack implements TcpHost {
     }
     const pseudo = trusted ? 0 : ipv4PseudoSum(b, ip, IP_PROTO_TCP, len);
     const view = this.#rxView;
-    if (!trusted && checksumOf(view !== null ? sum16View(view, off, len, pseudo) : sum16(b, off, len, pseudo)) !== 0) {
+    if (
+      !trusted &&
+      checksumOf(view !== null ? sum16View(view, off, len, pseudo) : sum16(b, off, len, pseudo)) !==
+        0
+    ) {
       this.stats.rxBadChecksum++;
       ts.badSegs++;
       return;
@@ -1135,7 +1153,11 @@ export class Stack implements TcpHost {
 
   private icmpIn(b: Uint8Array, ip: number, off: number, len: number): void {
     const st = this.stats;
-    if (len < ICMP_HEADER_LEN || !icmpVerifyChecksum(b, off, len)) {
+    if (len < ICMP_HEADER_LEN) {
+      st.rxMalformed++;
+      return;
+    }
+    if (!icmpVerifyChecksum(b, off, len)) {
       st.rxBadChecksum++;
       return;
     }
@@ -1160,13 +1182,17 @@ export class Stack implements TcpHost {
   }
 
   /**
-   * An ICMP error about the datagram at b[ip..] (RFC 1122 3.2.2: never about an ICMP error, a
-   * broadcast, or a non-first fragment), rate-limited.
+   * An ICMP error about the datagram at b[ip..] (RFC 1122 3.2.2: never about an ICMP error, an
+   * IP or link-layer broadcast, a non-first fragment, or a source that is not one host),
+   * rate-limited.
    */
   private icmpError(b: Uint8Array, ip: number, type: number, code: number, now: number): void {
     const st = this.stats;
     const dst = ipv4Dst(b, ip);
-    if (dst !== this.localIp || ipv4FragOffset(b, ip) !== 0) return;
+    if (dst !== this.localIp || ipv4FragOffset(b, ip) !== 0 || this.#rxLinkBroadcast) return;
+    const src = ipv4Src(b, ip);
+    // 0.0.0.0, 127/8, 224/4 multicast, 240/4 (limited broadcast included), our subnet broadcast.
+    if (src === 0 || src >>> 24 === 127 || src >>> 28 >= 0xe || src === this.#broadcast) return;
     if (ipv4Protocol(b, ip) === IP_PROTO_ICMP) {
       const t = b[ip + ipv4HeaderLen(b, ip)];
       if (t !== 0 && t !== 8 && t !== 13 && t !== 14) return;

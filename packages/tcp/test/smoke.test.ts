@@ -84,6 +84,5 @@ describe('two stacks', () => {
     sim.close();
     expect(sim.poolA.mempool.available()).toBe(4096);
     expect(sim.poolB.mempool.available()).toBe(4096);
-    console.log(sim.now, sim.a.tcpStats, sim.b.tcpStats);
   });
 });

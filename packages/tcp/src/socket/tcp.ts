@@ -199,6 +199,8 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 /** RFC 9293 3.7.1: the MSS to assume when the peer sends none. */
 const DEFAULT_PEER_MSS = 536;
 const NO_DEADLINE = Number.POSITIVE_INFINITY;
+/** Linux's tcp_invalid_ratelimit default. */
+const INVALID_ACK_INTERVAL_MS = 500;
 
 export class TcpSocket {
   readonly host: TcpHost;
@@ -578,6 +580,10 @@ export class TcpSocket {
         rcvWnd === 0
           ? seq === this.rcvNxt
           : seqGe(seq, this.rcvNxt) && seqLt(seq, seqAdd(this.rcvNxt, rcvWnd));
+      // A pure ACK overtaken by data we have not acknowledged yet (reordering) still carries
+      // news about our data: accept it down to the last RCV.NXT we acknowledged, as Linux's
+      // tcp_sequence does with rcv_wup.
+      if (!acceptable && seqLt(seq, this.rcvNxt) && seqGe(seq, this.lastAckSent)) acceptable = true;
     } else if (rcvWnd === 0) {
       acceptable = false;
     } else {
@@ -592,7 +598,7 @@ export class TcpSocket {
         this.host.tcpStats.outOfWindow++;
         if (this.state === S.TIME_WAIT && fin)
           this.setCloseTimer(now + this.options.timeWaitMs, now);
-        this.sendAck(now);
+        this.invalidAck(segLen, now);
       }
       return;
     }
@@ -1052,6 +1058,21 @@ export class TcpSocket {
     this.reportClose(null);
   }
 
+  /**
+   * The duplicate ACK for an unacceptable segment. For pure ACKs, at most one per 500 ms
+   * (Linux's tcp_invalid_ratelimit): two stacks that disagree about sequence numbers must not
+   * bounce ACKs at line rate. Segments with data always get one (they cannot form such a loop).
+   */
+  private invalidAck(segLen: number, now: number): void {
+    if (segLen === 0) {
+      if (now - this.lastInvalidAckAt < INVALID_ACK_INTERVAL_MS) return;
+      this.lastInvalidAckAt = now;
+    }
+    this.sendAck(now);
+  }
+
+  lastInvalidAckAt = Number.NEGATIVE_INFINITY;
+
   private challengeAck(now: number): void {
     if (!this.host.challengeAckAllowed(now)) return;
     this.host.tcpStats.challengeAcks++;
@@ -1260,7 +1281,10 @@ export class TcpSocket {
       this.host.deferOutput(this);
       return;
     }
-    const hdr = this.writeHeader(m, this.sndNxt, FLG_ACK, now);
+    // SND.MAX, not SND.NXT: after a timeout SND.NXT falls back to SND.UNA while the peer's
+    // RCV.NXT may be past it, and an ACK it cannot accept would be lost (Linux's snd_nxt never
+    // moves back either).
+    const hdr = this.writeHeader(m, this.sndMax, FLG_ACK, now);
     this.host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr, now, 0);
     this.host.tcpStats.segsOut++;
     this.afterSend(now);

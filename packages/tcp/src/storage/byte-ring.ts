@@ -83,7 +83,8 @@ export class ByteRing {
   /** Drops `n` bytes from the front (n <= length). */
   discard(n: number): void {
     this.#length -= n;
-    this.#head = this.#length === 0 ? 0 : this.indexOf(n);
+    // Never rewind to 0 when it empties: out-of-order bytes may sit past the read position.
+    this.#head = this.indexOf(n);
   }
 
   /** Length of the contiguous readable run at the front: `buf[indexOf(0) ..]`. */
