@@ -2,7 +2,7 @@
 // duplicating, reordering wire: what arrives is exactly what was sent.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { TcpState, type TcpSocket } from '../src/index.js';
+import { type TcpSocket, TcpState } from '../src/index.js';
 import { Sim } from './sim.js';
 
 const SIZE = 8 << 20;
@@ -10,7 +10,10 @@ const SIZE = 8 << 20;
 describe('bulk transfer over a faulty simulated wire', () => {
   for (const loss of [0, 0.01, 0.05]) {
     it(`${SIZE} bytes at ${loss * 100}% loss (plus duplication and reordering) arrive intact`, () => {
-      const sim = new Sim({ faults: { loss, dup: loss / 5, reorder: loss, delayMs: 0.05 }, seed: 3 });
+      const sim = new Sim({
+        faults: { loss, dup: loss / 5, reorder: loss, delayMs: 0.05 },
+        seed: 3,
+      });
       const chunk = new Uint8Array(65536).map((_, i) => (i * 7 + (i >>> 8)) & 0xff);
       const want = createHash('sha256');
       const got = createHash('sha256');
