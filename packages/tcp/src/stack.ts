@@ -1040,7 +1040,16 @@ export class Stack implements TcpHost {
     const src = ipv4Src(b, ip);
     seg.srcIp = src;
     seg.dstIp = ipv4Dst(b, ip);
-    if (seg.dstIp !== this.localIp) return; // TCP is unicast only (RFC 1122 4.2.3.10)
+    // TCP is unicast only (RFC 1122 4.2.3.10): nothing to or from a broadcast or multicast
+    // address (or sent as a link-layer broadcast) is answered, not even with an RST.
+    if (
+      seg.dstIp !== this.localIp ||
+      this.#rxLinkBroadcast ||
+      !isUnicastSource(src, this.#broadcast)
+    ) {
+      ts.badSegs++;
+      return;
+    }
     const hash = rssHash >= 0 ? rssHash : this.flowHash(src, seg.srcPort, seg.dstPort);
     const s = this.connections.lookup(hash, src, seg.srcPort, seg.dstPort);
     const l = this.#listeners.get(seg.dstPort);
@@ -1190,9 +1199,8 @@ export class Stack implements TcpHost {
     const st = this.stats;
     const dst = ipv4Dst(b, ip);
     if (dst !== this.localIp || ipv4FragOffset(b, ip) !== 0 || this.#rxLinkBroadcast) return;
-    const src = ipv4Src(b, ip);
     // 0.0.0.0, 127/8, 224/4 multicast, 240/4 (limited broadcast included), our subnet broadcast.
-    if (src === 0 || src >>> 24 === 127 || src >>> 28 >= 0xe || src === this.#broadcast) return;
+    if (!isUnicastSource(ipv4Src(b, ip), this.#broadcast)) return;
     if (ipv4Protocol(b, ip) === IP_PROTO_ICMP) {
       const t = b[ip + ipv4HeaderLen(b, ip)];
       if (t !== 0 && t !== 8 && t !== 13 && t !== 14) return;
@@ -1311,6 +1319,11 @@ export class Stack implements TcpHost {
 
 function onTcpTimer(_timer: number, now: number, s: TcpSocket): void {
   s.onTimer(now);
+}
+
+/** Whether `src` can be a host's own address: not 0, loopback, multicast, reserved or a broadcast. */
+function isUnicastSource(src: number, subnetBroadcast: number): boolean {
+  return src !== 0 && src >>> 24 !== 127 && src >>> 28 < 0xe && src !== subnetBroadcast;
 }
 
 function checkPort(name: string, port: number): void {
