@@ -190,6 +190,8 @@ export interface EthDevInfo {
   txQueues: number;
   state: 'unconfigured' | 'configured' | 'started' | 'stopped';
   args: Record<string, string>;
+  /** The RSS configuration (rss_hf bits and the key as hex, when one was set), if any. */
+  rss?: { hf: number; key?: string };
 }
 
 const STATE_NAMES: EthDevInfo['state'][] = ['unconfigured', 'configured', 'started', 'stopped'];
@@ -206,6 +208,7 @@ export function ethDevInfo(port: number): EthDevInfo {
     txQueues: c.txq.length,
     state: STATE_NAMES[t.word(port, W.STATE)],
     args: c.args,
+    rss: c.rss,
   };
 }
 

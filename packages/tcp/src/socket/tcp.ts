@@ -949,6 +949,16 @@ export class TcpSocket {
     const at = seqSub(seq, this.rcvNxt);
     if (at === 0) {
       this.bytesReceived += len;
+      // ACK bookkeeping before the application sees the data: a reply it writes from onData
+      // carries this ACK and clears what is owed, so no redundant pure ACK follows (which the
+      // peer would count as a duplicate ACK). RFC 9293 3.8.6.3: ACK at least every second
+      // full-sized segment, else within the delayed-ACK time.
+      this.unackedBytes += len;
+      if (this.unackedBytes >= 2 * this.sndMss) this.ackNow = true;
+      else if (this.delAckAt === NO_DEADLINE) {
+        this.delAckAt = now + this.options.delayedAckMs;
+        this.armTimer(now);
+      }
       if (
         this.ooo.isEmpty &&
         this.recvBuf.length === 0 &&
@@ -970,21 +980,14 @@ export class TcpSocket {
           this.bytesReceived += more;
           this.ackNow = true; // RFC 5681 4.2: ACK at once when a gap fills
         }
+        // Still a hole after this: the peer needs a duplicate ACK at once (RFC 5681 4.2).
+        if (!this.ooo.isEmpty) this.ackNow = true;
         this.rcvNxt = seqAdd(this.rcvNxt, n);
         this.deliverBuffered(now);
       }
       if (this.rcvFinSeq >= 0 && this.rcvFinSeq === this.rcvNxt && this.ooo.isEmpty) {
         this.rcvFinSeq = -1;
         this.receiveFin(now);
-        return;
-      }
-      if (!this.ooo.isEmpty) this.ackNow = true;
-      // RFC 9293 3.8.6.3: ACK at least every second full-sized segment.
-      this.unackedBytes += len;
-      if (this.unackedBytes >= 2 * this.sndMss) this.ackNow = true;
-      else if (this.delAckAt === NO_DEADLINE) {
-        this.delAckAt = now + this.options.delayedAckMs;
-        this.armTimer(now);
       }
     } else {
       // Out of order: store it where it belongs, ACK at once (RFC 5681 4.2 duplicate ACK).
