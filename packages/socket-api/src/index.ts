@@ -1,5 +1,12 @@
 /**
- * @bypass/socket-api: what applications call: callback sockets, node:net-compatible sockets,
- * transparent acceleration of unmodified node:net code. Nothing is exported yet.
+ * @bypass/socket-api: what applications call.
+ * - `NetRuntime`: one lcore's stack on one port queue, and its poll loop;
+ * - callback sockets (`listen`, `connect`, `CallbackSocket`): zero-copy views in onData,
+ *   back-pressure by return value and onDrain;
+ * - node:net-compatible `Server`, `Socket`, `createServer`, `connect`, `createConnection`, so
+ *   stream code and node:http run unchanged on the user-space stack.
  */
-export {};
+export * from './callback.js';
+export * as net from './net.js';
+export { connect as netConnect, createConnection, createServer, Server, Socket } from './net.js';
+export * from './runtime.js';

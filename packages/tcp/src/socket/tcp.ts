@@ -397,6 +397,7 @@ export class TcpSocket {
     this.sndBufSeq = seqAdd(iss, 1);
     this.recover = iss;
     this.tsOffset = tsOffset;
+    this.lastTsSent = tsOffset;
   }
 
   private takeSynOptions(seg: Segment, now: number): void {
@@ -1403,9 +1404,19 @@ export class TcpSocket {
     if (this.ackNow) this.sendAck(now);
   }
 
+  /**
+   * Our TSval: the ms clock plus the connection's offset, never below one already sent. Callers
+   * pass `now` from different places (the poll loop's time of the burst, a write from the event
+   * loop a little later), and a TSval going back would make the peer's PAWS drop our segments.
+   */
   private tsNow(now: number): number {
-    return (Math.floor(now) + this.tsOffset) >>> 0;
+    const ts = (Math.floor(now) + this.tsOffset) >>> 0;
+    if (seqLt(ts, this.lastTsSent)) return this.lastTsSent;
+    this.lastTsSent = ts;
+    return ts;
   }
+
+  lastTsSent = 0;
 
   /** ms since we sent the TSval a peer echoes (negative if the echo is bogus). */
   private tsRtt(tsecr: number, now: number): number {

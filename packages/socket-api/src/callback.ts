@@ -1,0 +1,349 @@
+import {
+  ipv4ToString,
+  type TcpErrorCode,
+  type TcpOptions,
+  type TcpSocket,
+  TcpSocketError,
+  TcpState,
+} from '@bypass/tcp';
+import { NetRuntime } from './runtime.js';
+
+/**
+ * Callback sockets: the zero-copy API (Seastar's and F-Stack's style). Data arrives as a view into
+ * packet memory, valid only during `onData`; `write` copies into the connection's send buffer and
+ * says whether it took everything; `onDrain` says when to write again. Everything runs on the
+ * thread's NetRuntime, synchronously from its poll loop.
+ */
+
+/** Node's error codes, so code written for node:net reads the same. */
+export type SocketErrorCode =
+  | 'ECONNREFUSED'
+  | 'ECONNRESET'
+  | 'ETIMEDOUT'
+  | 'ECONNABORTED'
+  | 'EADDRINUSE'
+  | 'EADDRNOTAVAIL'
+  | 'ENETUNREACH'
+  | 'EPIPE'
+  | 'EINVAL'
+  | 'ENOTCONN';
+
+export class SocketError extends Error {
+  override readonly name = 'SocketError';
+  readonly errno: number;
+  constructor(
+    readonly code: SocketErrorCode,
+    message: string,
+    readonly syscall = 'write',
+  ) {
+    super(`${code}: ${message}`);
+    this.errno = ERRNO[code];
+  }
+}
+
+/** Linux's errno values, negative as libuv reports them. */
+const ERRNO: Record<SocketErrorCode, number> = {
+  ECONNREFUSED: -111,
+  ECONNRESET: -104,
+  ETIMEDOUT: -110,
+  ECONNABORTED: -103,
+  EADDRINUSE: -98,
+  EADDRNOTAVAIL: -99,
+  ENETUNREACH: -101,
+  EPIPE: -32,
+  EINVAL: -22,
+  ENOTCONN: -107,
+};
+
+export interface SocketHandlers {
+  /** The connection is established (connect), or was accepted (listen: before onConnection returns). */
+  onConnect?(socket: CallbackSocket): void;
+  /** In-order bytes `bytes[offset .. offset + length)`: a view valid only during the call. */
+  onData?(socket: CallbackSocket, bytes: Uint8Array, offset: number, length: number): void;
+  /** The peer finished sending. Call `end()` to finish too (or keep writing: half-close). */
+  onEnd?(socket: CallbackSocket): void;
+  /** Everything `write` queued beyond the send buffer has gone into it: write again. */
+  onDrain?(socket: CallbackSocket): void;
+  /** The connection failed (reset, refused, timed out) or a call was invalid (EPIPE). */
+  onError?(socket: CallbackSocket, error: SocketError): void;
+  /** The connection is over; `hadError` after onError. */
+  onClose?(socket: CallbackSocket, hadError: boolean): void;
+}
+
+export interface ConnectOptions {
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveIdleMs?: number;
+  sendBuffer?: number;
+  recvBuffer?: number;
+  /** Any other TCP option (see @bypass/tcp TcpOptions). */
+  tcp?: TcpOptions;
+}
+
+function tcpOptions(o: ConnectOptions | undefined): TcpOptions | undefined {
+  if (o === undefined) return undefined;
+  const t: TcpOptions = { ...o.tcp };
+  if (o.noDelay !== undefined) t.noDelay = o.noDelay;
+  if (o.keepAlive !== undefined) t.keepAlive = o.keepAlive;
+  if (o.keepAliveIdleMs !== undefined) t.keepAliveIdleMs = o.keepAliveIdleMs;
+  if (o.sendBuffer !== undefined) t.sendBuffer = o.sendBuffer;
+  if (o.recvBuffer !== undefined) t.recvBuffer = o.recvBuffer;
+  return t;
+}
+
+const MESSAGES: Record<Exclude<TcpErrorCode, null>, string> = {
+  ECONNREFUSED: 'connection refused by the peer (RST to our SYN)',
+  ECONNRESET: 'connection reset by the peer',
+  ETIMEDOUT: 'connection timed out (no answer after the retransmissions allowed)',
+  ECONNABORTED: 'connection aborted locally',
+};
+
+export class CallbackSocket {
+  readonly tcp: TcpSocket;
+  readonly runtime: NetRuntime;
+  handlers: SocketHandlers;
+  /** For the application. */
+  userData: unknown = undefined;
+  /** Bytes `write` took beyond the send buffer, oldest first (copies). */
+  readonly #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #endAfterPending = false;
+  #closeAfterPending = false;
+  #hadError = false;
+
+  /** @internal: listen() and connect() make these. */
+  constructor(runtime: NetRuntime, tcp: TcpSocket, handlers: SocketHandlers) {
+    this.runtime = runtime;
+    this.tcp = tcp;
+    this.handlers = handlers;
+    tcp.userData = this;
+    tcp.handlers = {
+      onConnect: () => this.handlers.onConnect?.(this),
+      onData: (_t, b, o, l) => this.handlers.onData?.(this, b, o, l),
+      onEnd: () => this.handlers.onEnd?.(this),
+      onDrain: () => this.drain(),
+      onClose: (_t, error) => {
+        if (error !== null && error !== 'ECONNABORTED') {
+          this.#hadError = true;
+          this.handlers.onError?.(this, new SocketError(error, MESSAGES[error], 'read'));
+        }
+        this.handlers.onClose?.(this, this.#hadError);
+      },
+    };
+  }
+
+  get remoteAddress(): string {
+    return ipv4ToString(this.tcp.remoteIp);
+  }
+  get remotePort(): number {
+    return this.tcp.remotePort;
+  }
+  get localAddress(): string {
+    return ipv4ToString(this.runtime.stack.localIp);
+  }
+  get localPort(): number {
+    return this.tcp.localPort;
+  }
+  /** RFC 9293's state name (ESTABLISHED, CLOSE_WAIT, ...). */
+  get state(): string {
+    return this.tcp.stateName;
+  }
+  /** Bytes accepted by `write` and not yet in the send buffer. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /**
+   * Sends `bytes[offset .. offset + length)`: copied into the send buffer, the rest into a queue.
+   * Returns true when the send buffer took everything; false means wait for onDrain.
+   * After end() or once the connection is closing, reports EPIPE through onError and returns false.
+   */
+  write(bytes: Uint8Array, offset = 0, length = bytes.length - offset): boolean {
+    const t = this.tcp;
+    if (this.#endAfterPending || t.finQueued || !writable(t.state)) {
+      this.fail(new SocketError('EPIPE', `write after the connection was ended (${t.stateName})`));
+      return false;
+    }
+    if (this.#pending.length > 0) {
+      this.queue(bytes, offset, length);
+      return false;
+    }
+    const n = t.write(bytes, offset, length, this.runtime.now());
+    if (n === length) return true;
+    this.queue(bytes, offset + n, length - n);
+    return false;
+  }
+
+  /** Finishes our side (FIN after everything written). The peer may go on sending. */
+  end(): void {
+    if (this.#pending.length > 0) {
+      this.#endAfterPending = true;
+      return;
+    }
+    this.tcp.end(this.runtime.now());
+  }
+
+  /** Both directions done: end(), and unread data or a later arrival resets (as Linux close()). */
+  close(): void {
+    if (this.#pending.length > 0) {
+      this.#endAfterPending = true;
+      this.#closeAfterPending = true;
+      return;
+    }
+    this.tcp.close(this.runtime.now());
+  }
+
+  /** Resets the connection at once (RST). onClose follows. */
+  abort(): void {
+    this.#pending.length = 0;
+    this.#pendingBytes = 0;
+    this.tcp.abort(this.runtime.now());
+  }
+
+  setNoDelay(on = true): void {
+    this.tcp.setNoDelay(on, this.runtime.now());
+  }
+
+  setKeepAlive(on: boolean, idleMs = 0): void {
+    this.tcp.setKeepAlive(on, idleMs, this.runtime.now());
+  }
+
+  /** Stops onData; bytes wait in the receive buffer and the peer's window closes. */
+  pause(): void {
+    this.tcp.pause();
+  }
+
+  resume(): void {
+    this.tcp.resume(this.runtime.now());
+  }
+
+  private queue(bytes: Uint8Array, offset: number, length: number): void {
+    if (length <= 0) return;
+    this.#pending.push(bytes.slice(offset, offset + length));
+    this.#pendingBytes += length;
+  }
+
+  private drain(): void {
+    const t = this.tcp;
+    const now = this.runtime.now();
+    while (this.#pending.length > 0) {
+      const head = this.#pending[0];
+      const n = t.write(head, 0, head.length, now);
+      this.#pendingBytes -= n;
+      if (n < head.length) {
+        this.#pending[0] = head.subarray(n);
+        return;
+      }
+      this.#pending.shift();
+    }
+    if (this.#endAfterPending) {
+      this.#endAfterPending = false;
+      if (this.#closeAfterPending) t.close(now);
+      else t.end(now);
+      return;
+    }
+    this.handlers.onDrain?.(this);
+  }
+
+  private fail(e: SocketError): void {
+    this.handlers.onError?.(this, e);
+  }
+}
+
+function writable(state: number): boolean {
+  return (
+    state === TcpState.SYN_SENT ||
+    state === TcpState.SYN_RECEIVED ||
+    state === TcpState.ESTABLISHED ||
+    state === TcpState.CLOSE_WAIT
+  );
+}
+
+export interface ListenOptions extends ConnectOptions {
+  /** Half-open connections (default 128). */
+  synBacklog?: number;
+  /** Established connections waiting (default 128). */
+  backlog?: number;
+}
+
+export interface ListenHandlers {
+  /** A new connection: return (or set on the socket) its handlers. */
+  onConnection(socket: CallbackSocket): SocketHandlers | undefined;
+}
+
+export class CallbackListener {
+  readonly port: number;
+  readonly runtime: NetRuntime;
+  readonly #tcp: ReturnType<NetRuntime['stack']['tcpListen']>;
+
+  /** @internal */
+  constructor(runtime: NetRuntime, port: number, handlers: ListenHandlers, o: ListenOptions) {
+    this.runtime = runtime;
+    this.port = port;
+    try {
+      this.#tcp = runtime.stack.tcpListen(
+        port,
+        {
+          onConnection: (t) => {
+            const s = new CallbackSocket(runtime, t, {});
+            const h = handlers.onConnection(s);
+            if (h !== undefined) s.handlers = h;
+            s.handlers.onConnect?.(s);
+          },
+        },
+        { synBacklog: o.synBacklog, backlog: o.backlog, tcp: tcpOptions(o) },
+      );
+    } catch (e) {
+      throw toSocketError(e, 'listen');
+    }
+  }
+
+  /** Stops accepting; established connections stay. */
+  close(): void {
+    this.runtime.stack.tcpUnlisten(this.#tcp, this.runtime.now());
+  }
+}
+
+/**
+ * Listens on `port` on this thread's stack. Call it on every lcore: each has its own stack and
+ * RSS gives each its share of the connections. Throws SocketError EADDRINUSE.
+ */
+export function listen(
+  port: number,
+  handlers: ListenHandlers,
+  options: ListenOptions = {},
+  runtime: NetRuntime = NetRuntime.current(),
+): CallbackListener {
+  return new CallbackListener(runtime, port, handlers, options);
+}
+
+/**
+ * Opens a connection from this thread's stack (a source port whose replies RSS maps back to this
+ * lcore). Failures come as onError with ECONNREFUSED, ETIMEDOUT, ...; a bad address or no route
+ * throws SocketError (ENETUNREACH, EADDRNOTAVAIL, EINVAL).
+ */
+export function connect(
+  address: string,
+  port: number,
+  handlers: SocketHandlers,
+  options?: ConnectOptions,
+  runtime: NetRuntime = NetRuntime.current(),
+): CallbackSocket {
+  let t: TcpSocket;
+  try {
+    // No handlers yet: nothing can answer the SYN before tcpConnect returns.
+    t = runtime.stack.tcpConnect(address, port, {}, runtime.now(), tcpOptions(options));
+  } catch (e) {
+    throw toSocketError(e, 'connect');
+  }
+  return new CallbackSocket(runtime, t, handlers);
+}
+
+function toSocketError(e: unknown, syscall: string): unknown {
+  if (e instanceof TcpSocketError) {
+    return new SocketError(e.code, e.message.replace(/^\w+: /, ''), syscall);
+  }
+  if (e instanceof Error && e.name === 'IfaceOptionError')
+    return new SocketError('EINVAL', e.message, syscall);
+  return e;
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, createServer, listen, type Socket } from '../src/index.js';
+import { type Pair, startPair } from './pair.js';
+
+let pair: Pair | undefined;
+afterEach(async () => {
+  if (pair !== undefined) {
+    const { leaked } = await pair.close();
+    pair = undefined;
+    expect(leaked).toBe(0);
+  }
+});
+
+describe('socket-api smoke', () => {
+  it('callback echo', async () => {
+    pair = await startPair();
+    const p = pair;
+    listen(
+      7,
+      {
+        onConnection: () => ({
+          onData: (s, b, o, l) => void s.write(b, o, l),
+          onEnd: (s) => s.end(),
+        }),
+      },
+      {},
+      p.server,
+    );
+    const got: number[] = [];
+    await new Promise<void>((resolve, reject) => {
+      connect(
+        '10.0.0.2',
+        7,
+        {
+          onConnect: (s) => {
+            s.write(new TextEncoder().encode('hello'));
+            s.end();
+          },
+          onData: (_s, b, o, l) => got.push(...b.subarray(o, o + l)),
+          onClose: () => resolve(),
+          onError: (_s, e) => reject(e),
+        },
+        {},
+        p.client,
+      );
+    });
+    expect(Buffer.from(got).toString()).toBe('hello');
+  });
+
+  it('node:net Socket and Server: 4 MB echo', async () => {
+    pair = await startPair();
+    const p = pair;
+    const server = createServer({ runtime: p.server }, (s: Socket) => s.pipe(s));
+    await new Promise<void>((r) => server.listen(9000, r));
+    const data = Buffer.alloc(4 << 20, 7);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    const h = createHash('sha256');
+    let n = 0;
+    await new Promise<void>((resolve, reject) => {
+      const c = new (require_socket())({ runtime: p.client });
+      c.connect(9000, '10.0.0.2', () => {
+        c.end(data);
+      });
+      c.on('data', (b: Buffer) => {
+        h.update(b);
+        n += b.length;
+      });
+      c.on('error', reject);
+      c.on('close', () => resolve());
+    });
+    expect(n).toBe(data.length);
+    expect(h.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('node:http server and client on the stack', async () => {
+    pair = await startPair();
+    const p = pair;
+    const hs = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => res.end(`you sent ${body.length} bytes to ${req.url}`));
+    });
+    const server = createServer({ runtime: p.server }, (s) => hs.emit('connection', s));
+    await new Promise<void>((r) => server.listen(8080, r));
+    const agent = new http.Agent({ keepAlive: true });
+    (agent as unknown as { createConnection: unknown }).createConnection = (o: {
+      port: number;
+      host: string;
+    }) => new (require_socket())({ runtime: p.client }).connect(o.port, o.host);
+    for (let i = 0; i < 3; i++) {
+      const text = await new Promise<string>((resolve, reject) => {
+        const req = http.request(
+          { host: '10.0.0.2', port: 8080, path: `/x${i}`, method: 'POST', agent },
+          (res) => {
+            let t = '';
+            res.on('data', (d) => (t += d));
+            res.on('end', () => resolve(t));
+          },
+        );
+        req.on('error', reject);
+        req.end('abc'.repeat(i + 1));
+      });
+      expect(text).toBe(`you sent ${3 * (i + 1)} bytes to /x${i}`);
+    }
+    agent.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+});
+
+import { Socket as BypassSocket } from '../src/net.js';
+
+function require_socket() {
+  return BypassSocket;
+}
