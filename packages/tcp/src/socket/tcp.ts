@@ -695,6 +695,11 @@ export class TcpSocket {
       }
     }
     if (this.isClosed()) return;
+    if (this.drainDue) {
+      this.drainDue = false;
+      this.handlers.onDrain?.(this);
+      if (this.isClosed()) return;
+    }
     this.output(now);
   }
 
@@ -800,18 +805,18 @@ export class TcpSocket {
       return false;
     }
     const wnd = seg.window << this.sndWscale;
-    if (seqGt(ack, this.sndUna)) {
-      this.ackAdvanced(seg, ack, now);
-    } else if (
+    const advanced = seqGt(ack, this.sndUna);
+    // RFC 5681 2: a duplicate ACK also leaves the window as it was; decide before updating it.
+    const duplicate =
+      !advanced &&
       ack === this.sndUna &&
       seg.len === 0 &&
       (seg.flags & FLG_FIN) === 0 &&
       wnd === this.sndWnd &&
-      seqGt(this.sndMax, this.sndUna)
-    ) {
-      this.duplicateAck(now);
-    }
-    // Window update (RFC 9293 3.10.7.4: SND.WL1/WL2 guard against old segments).
+      seqGt(this.sndMax, this.sndUna);
+    // Window update (RFC 9293 3.10.7.4: SND.WL1/WL2 guard against old segments), before the
+    // ACK moves SND.UNA: anything sent from here on must see the window this ACK carries, not
+    // the old window from the new SND.UNA (that overshoots the peer's right edge).
     if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
       this.sndWnd = wnd;
       this.sndWl1 = seg.seq;
@@ -822,6 +827,8 @@ export class TcpSocket {
         this.persistBackoff = 0;
       }
     }
+    if (advanced) this.ackAdvanced(seg, ack, now);
+    else if (duplicate) this.duplicateAck(now);
     // State changes on our FIN being acknowledged.
     if (this.finQueued && seqGe(this.sndUna, seqAdd(this.finSeq, 1))) {
       switch (this.state) {
@@ -867,9 +874,11 @@ export class TcpSocket {
     this.congestionOnAck(acked, flightBefore, now);
     // RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
     this.rtoAt = seqGt(this.sndMax, this.sndUna) ? now + this.rto : NO_DEADLINE;
+    // onDrain runs once the whole segment is processed (see input): the application's writes
+    // then meet a consistent SND.UNA, window and state.
     if (this.wantDrain && this.sendBuf.free > 0 && !this.finQueued) {
       this.wantDrain = false;
-      this.handlers.onDrain?.(this);
+      this.drainDue = true;
     }
   }
 
@@ -1042,6 +1051,9 @@ export class TcpSocket {
     }
     if (!this.orphan && this.recvBuf.length === 0) this.reportEnd();
   }
+
+  /** Room freed in the send buffer after a short write: call onDrain at the end of input. */
+  drainDue = false;
 
   /** Set once onEnd was called. */
   endReported = false;
