@@ -1080,6 +1080,8 @@ export class Stack implements TcpHost {
       return;
     }
     if ((flags & FLG_RST) !== 0) return;
+    // RFC 9293 3.10.7.2, LISTEN, fourth: anything else (a FIN, data without ACK) is dropped.
+    if (l !== undefined) return;
     ts.noPortRsts++;
     this.sendRst(seg, now);
   }

@@ -292,6 +292,8 @@ export class TcpSocket {
   /** A write came up short: call onDrain when room frees. */
   wantDrain = false;
   ackNow = false;
+  /** The peer's full segment payload as we have seen it (starts at 536 - timestamps). */
+  rcvMss = 0;
   /** In-order bytes received since our last ACK (delayed ACK: ack every second segment). */
   unackedBytes = 0;
   closeReported = false;
@@ -417,6 +419,7 @@ export class TcpSocket {
     }
     this.sackPermitted = false; // SACK recovery comes later; we do not offer it
     this.effMss = this.sndMss - (this.tsEnabled ? TS_OPT_LEN : 0);
+    this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.sndMss) - (this.tsEnabled ? TS_OPT_LEN : 0);
     // RFC 6928: IW = min(10 * MSS, max(2 * MSS, 14600)) in general, initialWindowSegments here.
     this.cwnd = this.options.initialWindowSegments * this.effMss;
   }
@@ -463,6 +466,13 @@ export class TcpSocket {
         // RFC 9293 3.10.4: queued until ESTABLISHED; the FIN follows the data written so far.
         this.finQueued = true;
         this.finSeq = seqAdd(this.sndBufSeq, this.sendBuf.length);
+        if (this.state === S.SYN_RECEIVED && this.sendBuf.length === 0) {
+          // "If no SENDs have been issued and there is no pending data to send, then form a
+          // FIN segment and send it, and enter FIN-WAIT-1 state" (our SYN still unacknowledged).
+          this.state = S.FIN_WAIT_1;
+          this.sendData(this.sndNxt, 0, true, now);
+          this.armTimer(now);
+        }
         return;
       case S.ESTABLISHED:
       case S.CLOSE_WAIT:
@@ -501,7 +511,6 @@ export class TcpSocket {
     if (this.state === S.CLOSED) return;
     if (this.state >= S.SYN_RECEIVED && this.state <= S.LAST_ACK && this.state !== S.SYN_SENT) {
       this.sendControl(FLG_RST | FLG_ACK, this.sndNxt, this.rcvNxt, now);
-      this.host.tcpStats.rstsSent++;
     }
     this.toClosed(this.state === S.TIME_WAIT ? null : 'ECONNABORTED', now);
   }
@@ -556,6 +565,24 @@ export class TcpSocket {
       this.inputSynSent(seg, now);
       return;
     }
+    if (this.state === S.SYN_RECEIVED && (flags & FLG_SYN) !== 0 && seg.seq === this.irs) {
+      if ((flags & (FLG_ACK | FLG_RST)) === 0) {
+        // The peer retransmitted its SYN: our SYN-ACK was lost. Answer with the SYN-ACK again
+        // (Linux's tcp_check_req), before the sequence test, which would reject the old SYN.
+        this.sendSyn(now);
+        return;
+      }
+      if ((flags & FLG_ACK) !== 0 && this.listener === null) {
+        // Simultaneous open (RFC 9293 figure 8, line 6): the peer's SYN-ACK carries the ACK of
+        // our SYN. Its SYN is old news; take the segment as if it came without it.
+        seg.seq = seqAdd(seg.seq, 1);
+        seg.flags = flags & ~FLG_SYN;
+        this.ackNow = true; // a SYN-ACK is acknowledged, as in SYN_SENT
+        this.input(seg, now);
+        this.host.tcpStats.segsIn--;
+        return;
+      }
+    }
     // RFC 7323 5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate.
     if (
       this.tsEnabled &&
@@ -594,6 +621,11 @@ export class TcpSocket {
         (seqGe(last, this.rcvNxt) && seqLt(last, seqAdd(this.rcvNxt, rcvWnd)));
     }
     if (!acceptable) {
+      // RFC 5961 4.2: any SYN in a synchronized state gets a (rate-limited) challenge ACK.
+      if ((flags & (FLG_SYN | FLG_RST)) === FLG_SYN) {
+        this.challengeAck(now);
+        return;
+      }
       // A zero-window probe or data past the window still gets an ACK; an RST never does.
       if ((flags & FLG_RST) === 0) {
         this.host.tcpStats.outOfWindow++;
@@ -625,11 +657,6 @@ export class TcpSocket {
     }
     // Fourth: SYN in a synchronized state (RFC 5961 4.2: challenge ACK, whatever its sequence).
     if ((flags & FLG_SYN) !== 0) {
-      if (this.state === S.SYN_RECEIVED && seq === this.irs) {
-        // The peer retransmitted its SYN: our SYN-ACK was lost.
-        this.sendSyn(now);
-        return;
-      }
       this.challengeAck(now);
       return;
     }
@@ -750,6 +777,7 @@ export class TcpSocket {
   /** Our SYN is acknowledged: RTT sample, retransmission state reset. */
   private ackedSyn(seg: Segment, now: number): void {
     this.sndUna = seg.ack;
+    this.synAcked = true;
     if (this.retries === 0) {
       if (this.tsEnabled && seg.hasTimestamp && seg.tsecr !== 0) {
         this.rttSample(this.tsRtt(seg.tsecr, now));
@@ -757,8 +785,10 @@ export class TcpSocket {
         this.rttSample(now - this.rttSentAt);
       }
     } else {
-      // RFC 6298 5.7: a retransmitted SYN leaves RTO at 3 s once data flows.
+      // RFC 6298 5.7: a retransmitted SYN leaves RTO at 3 s once data flows; RFC 5681 3.1:
+      // and the initial window is one segment.
       this.rto = Math.max(this.rto, 3000);
+      this.cwnd = this.effMss;
     }
     this.retries = 0;
     this.rtoAt = NO_DEADLINE;
@@ -778,10 +808,9 @@ export class TcpSocket {
    */
   private processAck(seg: Segment, now: number): boolean {
     const ack = seg.ack;
-    if (this.state === S.SYN_RECEIVED) {
+    if (this.state === S.SYN_RECEIVED || !this.synAcked) {
       if (seqLe(ack, this.sndUna) || seqGt(ack, this.sndMax)) {
         this.sendControl(FLG_RST, ack, 0, now);
-        this.host.tcpStats.rstsSent++;
         return false;
       }
       this.ackedSyn(seg, now);
@@ -860,6 +889,7 @@ export class TcpSocket {
       this.rttSeq = -1;
     }
     this.retries = 0;
+    this.limitedBytes = 0;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     if (this.finQueued && seqGt(ack, this.finSeq)) this.finSent = true;
@@ -925,11 +955,17 @@ export class TcpSocket {
       this.cwnd += mss;
       return;
     }
-    if (++this.dupAcks !== 3) return;
+    ++this.dupAcks;
+    if (this.dupAcks < 3) {
+      this.limitedTransmit(now);
+      return;
+    }
+    if (this.dupAcks !== 3) return;
     // RFC 6582 3.2 step 2: only when the ACK covers the last recovery point (`recover` here is
     // one past the highest sequence number sent then), so one window is reduced once.
     if (seqLt(this.sndUna, this.recover)) return;
-    const flight = this.flight;
+    // RFC 3042: segments sent by limited transmit do not count in FlightSize here.
+    const flight = this.flight - this.limitedBytes;
     this.ssthresh = Math.max(flight >>> 1, 2 * mss);
     this.recover = this.sndMax;
     this.inRecovery = true;
@@ -937,6 +973,26 @@ export class TcpSocket {
     this.retransmitFirst(now);
     this.cwnd = this.ssthresh + 3 * mss;
     this.rtoAt = now + this.rto;
+  }
+
+  /** Bytes sent by limited transmit since the last new ACK. */
+  limitedBytes = 0;
+
+  /**
+   * RFC 3042 (RFC 5681 3.2 step 1): on the first and second duplicate ACK, one new full segment
+   * if the peer's window has room and no more than cwnd + 2 segments would be in flight; cwnd
+   * itself does not change. Keeps the ACK clock going when the window is small.
+   */
+  private limitedTransmit(now: number): void {
+    const mss = this.effMss;
+    const sent = seqSub(this.sndNxt, this.sndBufSeq);
+    const unsent = this.sendBuf.length - Math.max(sent, 0);
+    const room = seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+    const len = Math.min(mss, unsent, room);
+    if (len <= 0 || this.sndNxt !== this.sndMax) return;
+    if (this.flight + len > this.cwnd + 2 * mss) return;
+    if (len < mss && len < unsent) return; // only what a full-sized segment, or the last data, allows
+    if (this.sendData(this.sndNxt, len, false, now)) this.limitedBytes += len;
   }
 
   private rttSample(rtt: number): void {
@@ -964,7 +1020,9 @@ export class TcpSocket {
       // peer would count as a duplicate ACK). RFC 9293 3.8.6.3: ACK at least every second
       // full-sized segment, else within the delayed-ACK time.
       this.unackedBytes += len;
-      if (this.unackedBytes >= 2 * this.sndMss) this.ackNow = true;
+      // "Full-sized": the largest payload seen so far (Linux's rcv_mss), at least 536 bytes.
+      if (len > this.rcvMss) this.rcvMss = len;
+      if (this.unackedBytes >= 2 * this.rcvMss) this.ackNow = true;
       else if (this.delAckAt === NO_DEADLINE) {
         this.delAckAt = now + this.options.delayedAckMs;
         this.armTimer(now);
@@ -1046,11 +1104,16 @@ export class TcpSocket {
         this.state = S.CLOSING;
         break;
       case S.FIN_WAIT_2:
+        // The application hears the end of the data before the close (as node:net orders them).
+        if (!this.orphan && this.recvBuf.length === 0) this.reportEnd();
         this.enterTimeWait(now);
-        break;
+        return;
     }
     if (!this.orphan && this.recvBuf.length === 0) this.reportEnd();
   }
+
+  /** Our SYN has been acknowledged. */
+  synAcked = false;
 
   /** Room freed in the send buffer after a short write: call onDrain at the end of input. */
   drainDue = false;
@@ -1238,7 +1301,8 @@ export class TcpSocket {
       this.armTimer(now);
       return;
     }
-    const ack = this.state === S.SYN_RECEIVED;
+    // Past SYN_SENT, the SYN we (re)send is a SYN-ACK (also after a close in SYN_RECEIVED).
+    const ack = this.state !== S.SYN_SENT;
     const d = host.data;
     const o = host.l4Off;
     let opt = o + TCP_HEADER_LEN;
@@ -1278,8 +1342,10 @@ export class TcpSocket {
     host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr, now, 0);
     host.tcpStats.segsOut++;
     if (this.retries === 0) this.rttSentAt = now;
-    this.sndNxt = seqAdd(this.iss, 1);
-    this.sndMax = this.sndNxt;
+    if (!this.finSent) {
+      this.sndNxt = seqAdd(this.iss, 1);
+      this.sndMax = this.sndNxt;
+    }
     if (ack) this.lastAckSent = this.rcvNxt;
     this.rtoAt = now + this.rto;
     this.armTimer(now);
@@ -1379,13 +1445,7 @@ export class TcpSocket {
     if (grow <= 0) return;
     const threshold = Math.min(this.recvBuf.capacity >>> 1, this.sndMss);
     const current = seqSub(this.rcvAdv, this.rcvNxt);
-    if (
-      grow >= threshold ||
-      (current <= 0 && maxWnd >= threshold) ||
-      (maxWnd === free && grow > 0 && current === 0)
-    ) {
-      this.rcvAdv = edge;
-    }
+    if (grow >= threshold || (current <= 0 && maxWnd >= threshold)) this.rcvAdv = edge;
   }
 
   private advertisedWindow(): number {
@@ -1500,7 +1560,7 @@ export class TcpSocket {
   private retransmitTimeout(now: number): void {
     const stats = this.host.tcpStats;
     const o = this.options;
-    if (this.state === S.SYN_SENT || this.state === S.SYN_RECEIVED) {
+    if (!this.synAcked) {
       const limit = this.state === S.SYN_SENT ? o.synRetries : o.synAckRetries;
       if (this.retries >= limit) {
         if (this.state === S.SYN_SENT) stats.attemptFails++;
@@ -1512,6 +1572,9 @@ export class TcpSocket {
       stats.rtoTimeouts++;
       this.rto = Math.min(this.rto * 2, o.rtoMaxMs);
       this.sendSyn(now);
+      // Closed in SYN_RECEIVED: the FIN goes again behind the SYN-ACK.
+      if (this.finSent && this.state === S.FIN_WAIT_1)
+        this.sendData(seqAdd(this.iss, 1), 0, true, now);
       return;
     }
     if (!seqGt(this.sndMax, this.sndUna)) return;
