@@ -7,6 +7,10 @@ commands:
   pcap-summary FILE [--json]   decode an Ethernet pcap capture: protocol counts, checksum
                                verdicts, IPv4 reassembly, TCP streams (with HTTP bodies);
                                --json prints one JSON object instead of text
+  run [EAL options] --ip ADDR/PREFIX APP [args]
+                               run an unmodified node:net / node:http program on every
+                               worker lcore, its bypass traffic on the user-space stack
+                               (bypass run --help)
   help                         print this help
 `;
 
@@ -45,11 +49,14 @@ function pcapSummary(args: string[]): number {
   }
 }
 
-function main(argv: string[]): number {
+function main(argv: string[]): number | Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'pcap-summary':
       return pcapSummary(rest);
+    case 'run':
+      // Loaded on demand: the other commands need no EAL, ports or stack.
+      return import('./run.js').then((m) => m.run(rest));
     case 'help':
     case '-h':
     case '--help':
@@ -64,4 +71,7 @@ function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+const status = main(process.argv.slice(2));
+if (typeof status === 'number') process.exitCode = status;
+// run: the lcore threads and the program's handles are gone after cleanup; exit with its status.
+else void status.then((code) => process.exit(code));

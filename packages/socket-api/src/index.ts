@@ -10,3 +10,4 @@ export * from './callback.js';
 export * as net from './net.js';
 export { connect as netConnect, createConnection, createServer, Server, Socket } from './net.js';
 export * from './runtime.js';
+export * from './transparent.js';

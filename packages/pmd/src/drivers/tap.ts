@@ -160,7 +160,15 @@ class TapDriver implements EthDriver {
         if (hdr !== 0) writeVnetHeader(pool, m, offsets[k]);
         k++;
       }
-      const sent = this.native.tapWrite(fd, pool.data, offsets, lens, k);
+      let sent: number;
+      try {
+        sent = this.native.tapWrite(fd, pool.data, offsets, lens, k);
+      } catch (e) {
+        // EIO: the interface is down (or was moved away); a NIC without carrier takes nothing
+        // either. The caller keeps the frames and tries again later.
+        if ((e as { code?: string }).code === 'EIO') break;
+        throw e;
+      }
       for (let i = 0; i < sent; i++) pool.free(handles[done + i]);
       done += sent;
       if (sent < k) break;

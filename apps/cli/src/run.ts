@@ -1,0 +1,308 @@
+// bypass run: an unmodified node:net / node:http program on every worker lcore, its bypass
+// traffic on the user-space stack (transparent mode, @bypass/socket-api transparent.ts).
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  cleanup,
+  EalArgError,
+  init,
+  LcoreError,
+  mpWaitLcore,
+  parseEalArgs,
+  parseVdev,
+  pktmbufPoolCreate,
+  remoteLaunch,
+} from '@bypass/eal';
+import {
+  ethDevByName,
+  ethDevConfigure,
+  ethDevCount,
+  ethDevInfo,
+  ethDevStart,
+  ethDevStop,
+  ethRxQueueSetup,
+  ethTxQueueSetup,
+} from '@bypass/pmd';
+import {
+  parseCidr,
+  parseIPv4,
+  TRANSPARENT_LCORE_MODULE,
+  type TransparentLcoreArg,
+  type WildcardMode,
+} from '@bypass/socket-api';
+
+export const RUN_USAGE = `usage: bypass run [EAL options] --ip ADDR/PREFIX [run options] [--] APP [app args]
+
+Runs APP (an unmodified node:net / node:http program, .js/.mjs/.ts) on every worker lcore (every
+lcore but the main one), each with its own user-space TCP/IP stack on its own queue of the port
+(RSS spreads connections over them). Listens on the bypass address, and on the wildcard, go
+through the stack; connections to the bypass subnet go through the stack; everything else uses
+the kernel's sockets. Runs until SIGINT or SIGTERM.
+
+EAL options (see --help of any EAL app): -l LIST | --lcores LIST, --vdev NAME[,k=v...],
+  -m MB, --log-level L, --no-pin, --poll busy|adaptive, --spin-polls N, --slice-us N
+
+run options:
+  --ip ADDR/PREFIX       the stack's address, e.g. 10.0.0.2/24 (required)
+  --gateway ADDR         the stack's default gateway (inside its subnet)
+  --route CIDR           also connect to CIDR through the stack (via --gateway); repeatable
+  --port NAME|ID         the port to use (default: port 0, the first --vdev)
+  --wildcard both|stack  wildcard listens: stack and kernel (default; the kernel listener is on
+                         the first worker lcore only), or the stack only
+  --mtu N                the stack's IP MTU (default 1500)
+  --mbufs N              mbufs in the pool (default 4096 per queue, at least 8192)
+  --trace                print each listen/connect routing decision on stderr
+
+example:
+  bypass run --lcores 0-1 --vdev net_tap0,iface=bp0 --ip 10.0.0.2/24 app.js
+  ip addr add 10.0.0.1/24 dev bp0 && curl http://10.0.0.2:8080/
+`;
+
+export class RunUsageError extends Error {
+  override name = 'RunUsageError';
+}
+
+export interface RunArgs {
+  /** EAL arguments, passed to init(). */
+  eal: string[];
+  ip: string;
+  gateway?: string;
+  routes: string[];
+  port?: string;
+  wildcard: WildcardMode;
+  mtu?: number;
+  mbufs?: number;
+  trace: boolean;
+  help: boolean;
+  /** The program, as given, and its arguments. */
+  app?: string;
+  appArgs: string[];
+}
+
+/** EAL flags that take no value (every other EAL flag takes one, unless written --flag=value). */
+const EAL_BARE_FLAGS = new Set(['--no-pin', '-h', '--help']);
+
+function intOption(flag: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new RunUsageError(
+      `${flag} needs an integer in [${min}, ${max}], got ${JSON.stringify(v)}`,
+    );
+  return n;
+}
+
+/**
+ * Splits `bypass run`'s arguments: run options, EAL options (validated later by the EAL), the
+ * program (the first argument that is not an option, or the one after `--`) and its arguments.
+ */
+export function parseRunArgs(argv: readonly string[]): RunArgs {
+  const out: RunArgs = {
+    eal: [],
+    ip: '',
+    routes: [],
+    wildcard: 'both',
+    trace: false,
+    help: false,
+    appArgs: [],
+  };
+  let i = 0;
+  const value = (flag: string): string => {
+    const a = argv[i];
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) return a.slice(eq + 1);
+    const v = argv[++i];
+    if (v === undefined) throw new RunUsageError(`${flag} needs a value`);
+    return v;
+  };
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') break;
+    const flag = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+    switch (flag) {
+      case '--ip':
+        out.ip = value(flag);
+        break;
+      case '--gateway':
+        out.gateway = value(flag);
+        break;
+      case '--route':
+        out.routes.push(value(flag));
+        break;
+      case '--port':
+        out.port = value(flag);
+        break;
+      case '--wildcard': {
+        const v = value(flag);
+        if (v !== 'both' && v !== 'stack')
+          throw new RunUsageError(`--wildcard is both or stack, got ${JSON.stringify(v)}`);
+        out.wildcard = v;
+        break;
+      }
+      case '--mtu':
+        out.mtu = intOption(flag, value(flag), 576, 9000);
+        break;
+      case '--mbufs':
+        out.mbufs = intOption(flag, value(flag), 1024, 1 << 22);
+        break;
+      case '--trace':
+        out.trace = true;
+        break;
+      case '-h':
+      case '--help':
+        out.help = true;
+        break;
+      default:
+        out.eal.push(a);
+        if (!EAL_BARE_FLAGS.has(flag) && !(a.startsWith('--') && a.includes('='))) {
+          const v = argv[++i];
+          if (v === undefined) throw new RunUsageError(`${flag} needs a value`);
+          out.eal.push(v);
+        }
+    }
+  }
+  if (out.help) return out;
+  out.app = argv[i];
+  out.appArgs = argv.slice(i + 1);
+  if (out.app === undefined) throw new RunUsageError('no program given (bypass run [options] APP)');
+  if (out.ip === '') throw new RunUsageError('--ip ADDR/PREFIX is required, e.g. --ip 10.0.0.2/24');
+  try {
+    parseCidr(out.ip);
+    for (const r of out.routes) parseCidr(r);
+  } catch (e) {
+    throw new RunUsageError((e as Error).message);
+  }
+  if (out.gateway !== undefined && parseIPv4(out.gateway) === undefined)
+    throw new RunUsageError(`--gateway needs an IPv4 address, got ${JSON.stringify(out.gateway)}`);
+  if (out.routes.length > 0 && out.gateway === undefined)
+    throw new RunUsageError('--route needs --gateway (the stack sends other subnets to it)');
+  return out;
+}
+
+/** The pool: mbufs and their data room (64 KB for a tap port with offload=tso). */
+function poolShape(
+  args: RunArgs,
+  queues: number,
+  offload: string | undefined,
+): { n: number; dataRoomSize: number } {
+  if (offload === 'tso')
+    return { n: args.mbufs ?? Math.max(1024, 512 * queues), dataRoomSize: 65536 + 64 };
+  return { n: args.mbufs ?? Math.max(8192, 4096 * queues), dataRoomSize: 2048 };
+}
+
+/**
+ * `bypass run ...`: exit status 0 after SIGINT/SIGTERM, 1 when the program or an lcore failed (or
+ * the setup did), 2 on bad usage.
+ */
+export async function run(argv: readonly string[]): Promise<number> {
+  let args: RunArgs;
+  try {
+    args = parseRunArgs(argv[0] === '--' ? argv.slice(1) : argv);
+  } catch (e) {
+    if (!(e instanceof RunUsageError)) throw e;
+    process.stderr.write(`bypass run: ${e.message}\n\n${RUN_USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(RUN_USAGE);
+    return 0;
+  }
+  const app = resolve(args.app!);
+  if (!existsSync(app)) {
+    process.stderr.write(`bypass run: ${app}: no such file\n`);
+    return 1;
+  }
+  let eal = args.eal;
+  try {
+    // A pool of 64 KB mbufs (offload=tso) needs more than the default 64 MiB of memzones.
+    const parsed = parseEalArgs(eal);
+    const vdevs = (parsed.options.vdevs ?? []).map((v) =>
+      typeof v === 'string' ? parseVdev(v) : v,
+    );
+    const chosen =
+      args.port === undefined
+        ? vdevs[0]
+        : (vdevs.find((v) => v.name === args.port) ?? vdevs[Number(args.port)]);
+    const lcores = parsed.options.lcores;
+    const queues = Math.max(1, (Array.isArray(lcores) ? lcores.length : 1) - 1);
+    const shape = poolShape(args, queues, chosen?.args.offload);
+    const needMb = Math.ceil(((shape.dataRoomSize + 512) * shape.n) / 2 ** 20) + 32;
+    if (parsed.options.memoryMb === undefined && needMb > 64) eal = [...eal, '-m', String(needMb)];
+  } catch (e) {
+    if (!(e instanceof EalArgError)) throw e;
+    // init() reports it below.
+  }
+
+  let code = 0;
+  let port = -1;
+  try {
+    const { config } = await init(eal);
+    const workers = config.lcores.filter((id) => id !== config.mainLcore);
+    if (workers.length === 0) {
+      throw new RunUsageError(
+        `no worker lcores: the main lcore (${config.mainLcore}) only supervises; give two or more, e.g. --lcores 0-1`,
+      );
+    }
+    if (ethDevCount() === 0)
+      throw new RunUsageError('no port: add one with --vdev, e.g. --vdev net_tap0,iface=bp0');
+    port = args.port === undefined ? 0 : ethDevByName(args.port);
+    if (port < 0 && /^\d+$/.test(args.port ?? '')) port = Number(args.port);
+    if (port < 0 || port >= ethDevCount())
+      throw new RunUsageError(`--port ${args.port}: no such port (${ethDevCount()} ports)`);
+    const info = ethDevInfo(port);
+    const offload = info.args.offload;
+    const shape = poolShape(args, workers.length, offload);
+    const pool = 'bypass_run_pool';
+    pktmbufPoolCreate(pool, { n: shape.n, cacheSize: 128, dataRoomSize: shape.dataRoomSize });
+    ethDevConfigure(port, { rxQueues: workers.length, txQueues: workers.length });
+    for (let q = 0; q < workers.length; q++) {
+      ethRxQueueSetup(port, q, { size: 1024, mempool: pool });
+      ethTxQueueSetup(port, q, { size: 1024 });
+    }
+    ethDevStart(port);
+    const absApp = app;
+    workers.forEach((lcore, queue) => {
+      const arg: TransparentLcoreArg = {
+        port,
+        queue,
+        pool,
+        ip: args.ip,
+        gateway: args.gateway,
+        mtu: args.mtu,
+        checksum: offload === undefined ? undefined : 'offload',
+        tsoMaxBytes: offload === 'tso' ? 64000 : undefined,
+        wildcard: queue === 0 ? args.wildcard : 'stack',
+        routes: args.routes,
+        trace: args.trace,
+        app: absApp,
+        args: args.appArgs,
+      };
+      remoteLaunch(lcore, TRANSPARENT_LCORE_MODULE, 'transparentLcore', arg);
+    });
+    const iface = info.driver === 'net_tap' ? ` (interface ${info.args.iface ?? `bp${port}`})` : '';
+    process.stderr.write(
+      `bypass run: ${args.app} on lcore${workers.length > 1 ? 's' : ''} ${workers.join(',')}, ` +
+        `port ${info.name}${iface} with ${workers.length} queue${workers.length > 1 ? 's' : ''}, ` +
+        `${args.ip}; SIGINT or SIGTERM stops\n`,
+    );
+    await mpWaitLcore();
+  } catch (e) {
+    const err = e as Error;
+    process.stderr.write(
+      `bypass run: ${err instanceof LcoreError ? (err.stack ?? err.message) : `${err.name}: ${err.message}`}\n`,
+    );
+    code = err instanceof RunUsageError || err instanceof EalArgError ? 2 : 1;
+  }
+  if (port >= 0) {
+    try {
+      ethDevStop(port);
+    } catch {
+      // never started
+    }
+  }
+  await cleanup();
+  return code;
+}

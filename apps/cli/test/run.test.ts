@@ -1,0 +1,131 @@
+// bypass run's command line (no root needed). The run itself, over net_tap, is tested in
+// packages/socket-api/test/transparent.test.ts.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseRunArgs, RunUsageError } from '../src/run.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const mainTs = join(here, '..', 'src', 'main.ts');
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', mainTs, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+describe('bypass run arguments', () => {
+  it('splits EAL options, run options, the program and its arguments', () => {
+    const a = parseRunArgs([
+      '--lcores',
+      '0-1',
+      '--vdev',
+      'net_tap0,iface=bp0',
+      '--ip',
+      '10.0.0.2/24',
+      '--no-pin',
+      '--poll=adaptive',
+      '--trace',
+      'app.js',
+      '--port',
+      '80',
+      '-x',
+    ]);
+    expect(a.eal).toEqual([
+      '--lcores',
+      '0-1',
+      '--vdev',
+      'net_tap0,iface=bp0',
+      '--no-pin',
+      '--poll=adaptive',
+    ]);
+    expect(a.ip).toBe('10.0.0.2/24');
+    expect(a.trace).toBe(true);
+    expect(a.wildcard).toBe('both');
+    expect(a.app).toBe('app.js');
+    // After the program, everything is the program's, options included.
+    expect(a.appArgs).toEqual(['--port', '80', '-x']);
+    expect(a.port).toBeUndefined();
+  });
+
+  it('takes the program after --, and the run options in both spellings', () => {
+    const a = parseRunArgs([
+      '-l',
+      '0-3',
+      '--ip=10.1.0.2/16',
+      '--gateway',
+      '10.1.0.1',
+      '--route',
+      '192.168.0.0/16',
+      '--wildcard=stack',
+      '--port',
+      'net_tap0',
+      '--mtu',
+      '9000',
+      '--mbufs',
+      '16384',
+      '--',
+      '-weird-name.js',
+      'a',
+    ]);
+    expect(a.eal).toEqual(['-l', '0-3']);
+    expect(a).toMatchObject({
+      ip: '10.1.0.2/16',
+      gateway: '10.1.0.1',
+      routes: ['192.168.0.0/16'],
+      wildcard: 'stack',
+      port: 'net_tap0',
+      mtu: 9000,
+      mbufs: 16384,
+      app: '-weird-name.js',
+      appArgs: ['a'],
+    });
+  });
+
+  it('says what is wrong', () => {
+    const bad: [string[], RegExp][] = [
+      [['--lcores', '0-1', 'app.js'], /--ip ADDR\/PREFIX is required/],
+      [['--ip', '10.0.0.2/24'], /no program given/],
+      [['--ip', '10.0.0.2', 'app.js'], /not an IPv4 address with a prefix/],
+      [['--ip', '10.0.0.2/24', '--wildcard', 'kernel', 'app.js'], /--wildcard is both or stack/],
+      [['--ip', '10.0.0.2/24', '--gateway', 'router', 'app.js'], /--gateway needs an IPv4/],
+      [['--ip', '10.0.0.2/24', '--route', '10.9.0.0/16', 'app.js'], /--route needs --gateway/],
+      [['--ip', '10.0.0.2/24', '--mtu', '100', 'app.js'], /--mtu needs an integer/],
+      [['--ip', '10.0.0.2/24', '--vdev'], /--vdev needs a value/],
+    ];
+    for (const [args, message] of bad) {
+      expect(() => parseRunArgs(args), args.join(' ')).toThrow(RunUsageError);
+      expect(() => parseRunArgs(args), args.join(' ')).toThrow(message);
+    }
+    expect(parseRunArgs(['--help']).help).toBe(true);
+  });
+
+  it('exits 2 on bad usage, 1 for a missing program, 0 for --help', () => {
+    const usage = cli('run', '--lcores', '0-1', 'app.js');
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toContain('--ip ADDR/PREFIX is required');
+    expect(usage.stderr).toContain('usage: bypass run');
+    const missing = cli('run', '--ip', '10.0.0.2/24', 'no-such-app.js');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('no-such-app.js: no such file');
+    const help = cli('run', '--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('bypass run --lcores 0-1 --vdev net_tap0,iface=bp0');
+    expect(cli('help').stdout).toContain('run [EAL options] --ip ADDR/PREFIX APP');
+  });
+
+  it('exits 2 when there is no worker lcore or no port, after starting the EAL', () => {
+    const app = join(here, '..', 'src', 'main.ts'); // any existing file: it is never started
+    const one = cli('run', '-l', '0', '--no-pin', '--ip', '10.0.0.2/24', app);
+    expect(one.status).toBe(2);
+    expect(one.stderr).toContain('no worker lcores');
+    const noPort = cli('run', '-l', '0-1', '--no-pin', '--ip', '10.0.0.2/24', app);
+    expect(noPort.status).toBe(2);
+    expect(noPort.stderr).toContain('no port: add one with --vdev');
+    const badEal = cli('run', '--frob', '1', '--ip', '10.0.0.2/24', app);
+    expect(badEal.status).toBe(2);
+    expect(badEal.stderr).toContain('--frob');
+  });
+});

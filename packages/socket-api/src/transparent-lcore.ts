@@ -1,0 +1,115 @@
+import { pathToFileURL } from 'node:url';
+import { lcoreId, log, type PollLoopResult, runPollLoop, stop } from '@bypass/eal';
+import { NetRuntime, type NetRuntimeOptions } from './runtime.js';
+import { installTransparent, type WildcardMode } from './transparent.js';
+
+/**
+ * What `bypass run` launches on each worker lcore (remoteLaunch(lcore, TRANSPARENT_LCORE_MODULE,
+ * 'transparentLcore', arg)): this lcore's NetRuntime on its queue of the port, transparent mode
+ * installed in this thread, then the program imported (unmodified), while the runtime's poll
+ * loop runs until the EAL stops (SIGINT, SIGTERM, an lcore error). The program's own timers,
+ * promises and kernel sockets run on the thread's event loop between poll slices.
+ */
+export interface TransparentLcoreArg {
+  /** The ethdev port (id or name), started by the main thread. */
+  port: number | string;
+  /** This lcore's rx/tx queue. */
+  queue: number;
+  /** The pool the stack sends from (default 'mbuf_pool'). */
+  pool?: string;
+  /** ADDRESS/PREFIX of the stack. */
+  ip: string;
+  gateway?: string;
+  mtu?: number;
+  checksum?: NetRuntimeOptions['checksum'];
+  tsoMaxBytes?: number;
+  /** Wildcard listens: also on the kernel ('both', for one lcore only) or the stack only. */
+  wildcard: WildcardMode;
+  /** More CIDRs to connect to through the stack (via the gateway). */
+  routes?: string[];
+  /** Print each routing decision on stderr. */
+  trace?: boolean;
+  /** The program: an absolute path. */
+  app: string;
+  /** Its arguments (process.argv.slice(2) in the program). */
+  args: string[];
+}
+
+export interface TransparentLcoreResult {
+  lcore: number;
+  queue: number;
+  polls: number;
+  work: number;
+}
+
+export async function transparentLcore(arg: TransparentLcoreArg): Promise<TransparentLcoreResult> {
+  const runtime = NetRuntime.create({
+    port: arg.port,
+    queue: arg.queue,
+    pool: arg.pool,
+    ip: arg.ip,
+    gateway: arg.gateway,
+    mtu: arg.mtu,
+    checksum: arg.checksum,
+    tsoMaxBytes: arg.tsoMaxBytes,
+  });
+  const lcore = lcoreId();
+  const transparent = installTransparent({
+    runtime,
+    wildcard: arg.wildcard,
+    routes: arg.routes,
+    trace: arg.trace
+      ? (line) => process.stderr.write(`bypass run: lcore ${lcore}: ${line}\n`)
+      : undefined,
+  });
+  // What the program sees as its command line: node, itself, its arguments.
+  process.argv = [process.argv[0], arg.app, ...arg.args];
+  const loop = pollRiding(runtime, lcore);
+  try {
+    await import(pathToFileURL(arg.app).href);
+  } catch (e) {
+    // The program failed to load: stop every lcore (the EAL reports this one's error).
+    stop();
+    await loop.catch(() => undefined);
+    transparent.uninstall();
+    runtime.close();
+    throw e;
+  }
+  const r = await loop;
+  transparent.uninstall();
+  runtime.close();
+  return { lcore, queue: arg.queue, polls: r.polls, work: r.work };
+}
+
+/**
+ * The runtime's poll loop (NetRuntime.run's), riding out a link that is down: a tap interface
+ * that is down (`ip link set bp0 down`, or moved into another network namespace, which brings it
+ * down) refuses writes with EIO, and net_tap's txBurst throws that. Frames the port refused stay
+ * queued in the stack (StackPort.flush calls txDone only for what went), and go once the link is
+ * up again; TCP retransmits what overflowed. Any other error ends the lcore, as before.
+ */
+function pollRiding(runtime: NetRuntime, lcore: number): Promise<PollLoopResult> {
+  let down = false;
+  const poll = (t: number): number => {
+    try {
+      const n = runtime.poll(t);
+      if (down) {
+        down = false;
+        log(5, 'RUN', `lcore ${lcore}: port ${runtime.port} sends again`);
+      }
+      return n;
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'EIO') throw e;
+      if (!down) {
+        down = true;
+        log(
+          5,
+          'RUN',
+          `lcore ${lcore}: port ${runtime.port} refuses frames (EIO: link down?); they wait`,
+        );
+      }
+      return 0;
+    }
+  };
+  return runPollLoop(poll, { nextDue: () => runtime.stack.nextDeadline() });
+}

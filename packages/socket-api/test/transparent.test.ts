@@ -1,0 +1,593 @@
+// Transparent mode: the routing decisions (which addresses go to the stack), the node:net /
+// node:http patches on two stacks over net_ring in this thread (no root needed), and
+// `bypass run` starting an unmodified node:http program over net_tap (root and /dev/net/tun; the
+// tap's kernel side lives in a namespace the test creates and removes).
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Netns, tapUnavailable } from '../../pmd/test/netns.js';
+import {
+  connectRoute,
+  installTransparent,
+  isWildcardHost,
+  listenRoute,
+  parseCidr,
+  parseIPv4,
+  Socket as StackSocket,
+  createServer as stackServer,
+  type Transparent,
+} from '../src/index.js';
+import { type Pair, startPair } from './pair.js';
+
+const A = parseCidr('10.0.0.2/24');
+
+describe('routing decisions', () => {
+  it('parses IPv4 literals, IPv4-mapped IPv6 and CIDRs', () => {
+    expect(parseIPv4('10.0.0.2')).toBe(0x0a000002);
+    expect(parseIPv4('::ffff:10.0.0.2')).toBe(0x0a000002);
+    expect(parseIPv4('[::FFFF:10.0.0.2]')).toBe(0x0a000002);
+    for (const bad of ['10.0.0', '10.0.0.256', 'localhost', '::1', '', undefined, 7])
+      expect(parseIPv4(bad)).toBeUndefined();
+    expect(parseCidr('192.168.1.7/16')).toEqual({ ip: 0xc0a80107, prefixLen: 16 });
+    for (const bad of ['10.0.0.2', '10.0.0.2/33', 'x/24', '10.0.0.2/'])
+      expect(() => parseCidr(bad)).toThrow();
+  });
+
+  it('knows the wildcard in every spelling', () => {
+    for (const h of [
+      undefined,
+      null,
+      '',
+      '0.0.0.0',
+      '::',
+      '::0',
+      '0:0:0:0:0:0:0:0',
+      '[::]',
+      '::ffff:0.0.0.0',
+    ])
+      expect(isWildcardHost(h)).toBe(true);
+    for (const h of ['127.0.0.1', '10.0.0.2', '::1', 'localhost', '0.0.0.1'])
+      expect(isWildcardHost(h)).toBe(false);
+  });
+
+  it('listen: the bypass address to the stack, the wildcard to both (or the stack), the rest to the kernel', () => {
+    const r = (t: Parameters<typeof listenRoute>[0], w?: 'both' | 'stack') => listenRoute(t, A, w);
+    expect(r({ host: '10.0.0.2' })).toBe('stack');
+    expect(r({ host: '::ffff:10.0.0.2' })).toBe('stack');
+    expect(r({ host: '10.0.0.2' }, 'stack')).toBe('stack');
+    expect(r({})).toBe('both');
+    expect(r({ host: '0.0.0.0' })).toBe('both');
+    expect(r({ host: '::' })).toBe('both');
+    expect(r({}, 'stack')).toBe('stack');
+    expect(r({ host: '::' }, 'stack')).toBe('stack');
+    for (const host of ['127.0.0.1', '10.0.0.3', 'localhost', '::1', 'example.com'])
+      expect(r({ host })).toBe('kernel');
+    expect(r({ path: '/tmp/x.sock' })).toBe('kernel');
+    expect(r({ fd: 3 })).toBe('kernel');
+    expect(r({ handle: {} })).toBe('kernel');
+    expect(r({ _handle: {} })).toBe('kernel');
+  });
+
+  it('connect: IPv4 literals inside the subnet to the stack, everything else to the kernel', () => {
+    const r = (t: Parameters<typeof connectRoute>[0]) => connectRoute(t, A);
+    for (const host of ['10.0.0.1', '10.0.0.3', '10.0.0.254', '::ffff:10.0.0.9'])
+      expect(r({ host }), host).toBe('stack');
+    for (const host of [
+      '10.0.0.2', // our own address: the kernel reaches it through the tap, the stack cannot
+      '10.0.0.0', // the network
+      '10.0.0.255', // the broadcast
+      '10.0.1.1',
+      '127.0.0.1',
+      'localhost',
+      'example.com',
+      '::1',
+      undefined,
+    ])
+      expect(r({ host }), String(host)).toBe('kernel');
+    expect(r({ path: '/tmp/x.sock' })).toBe('kernel');
+    expect(r({ host: '10.0.0.1', localAddress: '10.0.0.2' })).toBe('stack');
+    expect(r({ host: '10.0.0.1', localAddress: '192.168.0.1' })).toBe('kernel');
+    // More routes through the stack (its gateway), and the edges of small prefixes.
+    expect(connectRoute({ host: '172.16.5.5' }, A, [parseCidr('172.16.0.0/12')])).toBe('stack');
+    expect(connectRoute({ host: '172.32.0.1' }, A, [parseCidr('172.16.0.0/12')])).toBe('kernel');
+    const p31 = parseCidr('10.9.9.0/31');
+    expect(connectRoute({ host: '10.9.9.1' }, p31)).toBe('stack');
+    const p0 = parseCidr('10.0.0.2/0');
+    expect(connectRoute({ host: '8.8.8.8' }, p0)).toBe('stack');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+let pair: Pair | undefined;
+let transparent: Transparent | undefined;
+const cleanups: (() => void | Promise<void>)[] = [];
+
+afterEach(async () => {
+  transparent?.uninstall();
+  transparent = undefined;
+  for (const c of cleanups.splice(0).reverse()) await c();
+  if (pair !== undefined) {
+    const { leaked } = await pair.close();
+    pair = undefined;
+    expect(leaked).toBe(0);
+  }
+});
+
+const once = <T = unknown>(e: NodeJS.EventEmitter, name: string) =>
+  new Promise<T>((resolve, reject) => {
+    e.once(name, (v: T) => resolve(v));
+    if (name !== 'error') e.once('error', reject);
+  });
+
+/** Writes `text`, ends, and collects what comes back until close. */
+function exchange(s: NodeJS.ReadWriteStream & NodeJS.EventEmitter, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    s.on('data', (d: Buffer) => {
+      got += d;
+    });
+    s.on('error', reject);
+    s.on('close', () => resolve(got));
+    s.end(text);
+  });
+}
+
+function httpGet(url: string, agent?: http.Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent }, (res) => {
+      let body = '';
+      res.on('data', (d) => {
+        body += d;
+      });
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** An agent whose connections start on `runtime`'s stack (the client side of the pair). */
+function stackAgent(p: Pair): http.Agent {
+  const agent = new http.Agent({ keepAlive: false });
+  (agent as unknown as { createConnection: unknown }).createConnection = (o: {
+    port: number;
+    host: string;
+  }) => new StackSocket({ runtime: p.client }).connect(o.port, o.host);
+  return agent;
+}
+
+describe('the patches, on two stacks over net_ring', () => {
+  it('node:http listen() on the bypass address: the stack, node:net semantics', async () => {
+    pair = await startPair();
+    const p = pair;
+    const listenBefore = net.Server.prototype.listen;
+    transparent = installTransparent({ runtime: p.server });
+    expect(net.Server.prototype.listen).not.toBe(listenBefore);
+    const hs = http.createServer((req, res) =>
+      res.end(`hi ${req.socket.localAddress} ${req.socket.remoteAddress} ${req.url}`),
+    );
+    let listened = 0;
+    hs.listen(8080, '10.0.0.2', () => listened++);
+    expect(hs.listening).toBe(true);
+    await once(hs, 'listening');
+    expect(listened).toBe(1);
+    expect(hs.address()).toEqual({ address: '10.0.0.2', family: 'IPv4', port: 8080 });
+    let again: unknown;
+    try {
+      hs.listen(8081, '10.0.0.2');
+    } catch (e) {
+      again = e;
+    }
+    expect((again as NodeJS.ErrnoException).code).toBe('ERR_SERVER_ALREADY_LISTEN');
+    expect(await httpGet('http://10.0.0.2:8080/a', stackAgent(p))).toBe(
+      '200 hi 10.0.0.2 10.0.0.1 /a',
+    );
+    // A second server on the same stack port: EADDRINUSE, as 'error'.
+    const other = net.createServer();
+    other.listen(8080, '::ffff:10.0.0.2');
+    expect(((await once(other, 'error')) as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
+    expect(other.listening).toBe(false);
+    // close(): no more connections; 'close' once the last one is gone.
+    const kept = new StackSocket({ runtime: p.client }).connect(8080, '10.0.0.2');
+    await once(kept, 'connect');
+    await new Promise((r) => setTimeout(r, 20));
+    const count = await new Promise<number>((r) => hs.getConnections((_e, n) => r(n)));
+    expect(count).toBe(1);
+    let closed = false;
+    hs.close(() => {
+      closed = true;
+    });
+    expect(hs.listening).toBe(false);
+    expect(hs.address()).toBeNull();
+    const refused = new StackSocket({ runtime: p.client }).connect(8080, '10.0.0.2');
+    expect(((await once(refused, 'error')) as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toBe(false); // `kept` is still open (and idle: http's close drops it)
+    hs.closeAllConnections();
+    await once(kept, 'close');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toBe(true);
+    transparent.uninstall();
+    transparent = undefined;
+    expect(net.Server.prototype.listen).toBe(listenBefore);
+  });
+
+  it('a wildcard listen() is on the stack and the kernel (one port); 127.0.0.1 only on the kernel', async () => {
+    pair = await startPair();
+    const p = pair;
+    const trace: string[] = [];
+    transparent = installTransparent({ runtime: p.server, trace: (l) => trace.push(l) });
+    const ws = net.createServer((s) => s.end(`w ${s.localAddress}`));
+    ws.listen(0);
+    await once(ws, 'listening');
+    cleanups.push(() => new Promise<void>((r) => ws.close(() => r())));
+    const port = (ws.address() as AddressInfo).port;
+    expect(port).toBeGreaterThan(0);
+    const viaKernel = net.connect(port, '127.0.0.1');
+    expect(await exchange(viaKernel, '')).toBe('w ::ffff:127.0.0.1');
+    const viaStack = new StackSocket({ runtime: p.client }).connect(port, '10.0.0.2');
+    expect(await exchange(viaStack, '')).toBe('w 10.0.0.2');
+    expect(trace).toContain(`listen *:${port} -> stack 10.0.0.2 + kernel`);
+
+    const ls = net.createServer((s) => s.end('loopback'));
+    ls.listen(0, '127.0.0.1');
+    await once(ls, 'listening');
+    cleanups.push(() => new Promise<void>((r) => ls.close(() => r())));
+    const lport = (ls.address() as AddressInfo).port;
+    expect(await exchange(net.connect(lport, '127.0.0.1'), '')).toBe('loopback');
+    const notOnStack = new StackSocket({ runtime: p.client }).connect(lport, '10.0.0.2');
+    expect(((await once(notOnStack, 'error')) as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+
+    // wildcard: 'stack' leaves the kernel out.
+    transparent.uninstall();
+    transparent = installTransparent({ runtime: p.server, wildcard: 'stack' });
+    const ss = net.createServer((s) => s.end('stack only'));
+    ss.listen(9100);
+    await once(ss, 'listening');
+    cleanups.push(() => new Promise<void>((r) => ss.close(() => r())));
+    expect(ss.address()).toEqual({ address: '10.0.0.2', family: 'IPv4', port: 9100 });
+    const viaStack2 = new StackSocket({ runtime: p.client }).connect(9100, '10.0.0.2');
+    expect(await exchange(viaStack2, '')).toBe('stack only');
+  });
+
+  it('connect(), new Socket().connect(), http.get and fetch to the subnet go through the stack; the rest to the kernel', async () => {
+    pair = await startPair();
+    const p = pair;
+    // The server side, on the other stack: an echo server and an HTTP server.
+    const echo = stackServer({ runtime: p.server }, (s) => s.pipe(s));
+    echo.listen(7);
+    const hs = http.createServer((req, res) =>
+      res.end(`page ${req.url} for ${req.socket.remoteAddress}`),
+    );
+    const hss = stackServer({ runtime: p.server }, (s) => hs.emit('connection', s));
+    hss.listen(8080);
+    cleanups.push(() => {
+      echo.close();
+      hss.close();
+    });
+    // And one on the kernel, which only the kernel reaches.
+    const ks = net.createServer((s) => s.end('kernel'));
+    await new Promise<void>((r) => ks.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => ks.close(() => r())));
+    const kport = (ks.address() as AddressInfo).port;
+
+    const trace: string[] = [];
+    transparent = installTransparent({ runtime: p.client, trace: (l) => trace.push(l) });
+
+    const a = net.connect(7, '10.0.0.2');
+    expect(a).toBeInstanceOf(StackSocket);
+    expect(await exchange(a, 'one')).toBe('one');
+
+    const b = net.createConnection({ port: 7, host: '10.0.0.2' });
+    expect(await exchange(b, 'two')).toBe('two');
+
+    // A node:net Socket made first, connected after: it stays a net.Socket, bridged to the stack.
+    const c = new net.Socket();
+    let connected = false;
+    c.connect(7, '10.0.0.2', () => {
+      connected = true;
+    });
+    expect(c.connecting).toBe(true);
+    await once(c, 'connect');
+    expect(connected).toBe(true);
+    expect(c.connecting).toBe(false);
+    expect([c.remoteAddress, c.remotePort, c.remoteFamily]).toEqual(['10.0.0.2', 7, 'IPv4']);
+    expect(c.localAddress).toBe('10.0.0.1');
+    expect(c.localPort).toBeGreaterThan(1023);
+    c.setNoDelay(true);
+    c.setKeepAlive(true, 1000);
+    const big = 'x'.repeat(300_000);
+    expect(await exchange(c, big)).toBe(big);
+    expect(c.bytesRead).toBe(big.length);
+    expect(c.bytesWritten).toBe(big.length);
+
+    // Refused on the stack: node:net's error.
+    const d = new net.Socket();
+    d.connect(9, '10.0.0.2');
+    const err = (await once(d, 'error')) as NodeJS.ErrnoException;
+    expect(err.code).toBe('ECONNREFUSED');
+
+    // http.get through the global agent (http.Agent captured net.createConnection at load).
+    expect(await httpGet('http://10.0.0.2:8080/g')).toBe('200 page /g for 10.0.0.1');
+    // fetch (undici calls net.connect).
+    const r = await fetch('http://10.0.0.2:8080/f');
+    expect(`${r.status} ${await r.text()}`).toBe('200 page /f for 10.0.0.1');
+
+    // Outside the subnet: the kernel, unchanged.
+    const k = net.connect(kport, '127.0.0.1');
+    expect(k).toBeInstanceOf(net.Socket);
+    expect(await exchange(k, '')).toBe('kernel');
+    const k2 = new net.Socket();
+    k2.connect({ port: kport, host: '127.0.0.1' });
+    expect(await exchange(k2, '')).toBe('kernel');
+
+    expect(trace).toContain('connect 10.0.0.2:7 -> stack');
+    expect(trace).toContain('connect 10.0.0.2:8080 -> stack');
+    expect(trace).toContain(`connect 127.0.0.1:${kport} -> kernel`);
+    // Each decision once (node:net's own connect comes back through Socket.prototype.connect).
+    expect(trace.filter((l) => l === `connect 127.0.0.1:${kport} -> kernel`)).toHaveLength(2);
+    // Bad ports are node:net's errors, thrown.
+    expect(() => net.connect(70000, '10.0.0.2')).toThrow(/port/i);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./fixtures/transparent-app.mjs', import.meta.url));
+
+function tapRunUnavailable(): string | undefined {
+  const tap = tapUnavailable();
+  if (tap !== undefined) return tap;
+  if (spawnSync('curl', ['--version']).status !== 0) return 'curl is not installed';
+  return undefined;
+}
+const reason = tapRunUnavailable();
+if (reason) console.log(`transparent.test.ts: skipping the bypass run tests: ${reason}`);
+
+interface Proc {
+  proc: ChildProcess;
+  out: string;
+  err: string;
+  exited: Promise<number | null>;
+  code?: number | null;
+}
+
+function start(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+  const proc = spawn(cmd, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const p: Proc = { proc, out: '', err: '', exited: Promise.resolve(null) };
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    p.out += d;
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    p.err += d;
+  });
+  p.exited = new Promise((resolve) =>
+    proc.on('close', (code) => {
+      p.code = code;
+      resolve(code);
+    }),
+  );
+  return p;
+}
+
+async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** curl inside the namespace (async: the test's own kernel server must keep answering). */
+async function curl(ns: Netns, url: string): Promise<{ code: number | null; body: string }> {
+  const c = start('ip', ['netns', 'exec', ns.name, 'curl', '-sS', '--max-time', '8', url]);
+  const code = await c.exited;
+  return { code, body: code === 0 ? c.out : c.err };
+}
+
+/**
+ * `bypass run` with the fixture on a tap port whose kernel side is moved into a fresh namespace
+ * (10.79.N.1 there, the stack 10.79.N.2), and a peer HTTP server and echo server in that
+ * namespace. Everything is removed by `close()`, after any failure too.
+ */
+class RunRig {
+  readonly n = 1 + Math.floor(Math.random() * 250);
+  readonly iface = `bprun${1000 + Math.floor(Math.random() * 9000)}`;
+  readonly stackIp = `10.79.${this.n}.2`;
+  readonly peerIp = `10.79.${this.n}.1`;
+  ns: Netns | undefined;
+  run: Proc | undefined;
+  peers: Proc | undefined;
+  kernel: http.Server | undefined;
+  kernelPort = 0;
+
+  async open(lcores: string, extra: string[] = []): Promise<void> {
+    // The fallback: a server on 127.0.0.1 in this (the root) namespace, out of the stack's reach.
+    this.kernel = http.createServer((_q, s) => s.end('kernel side says hi'));
+    await new Promise<void>((r) => this.kernel!.listen(0, '127.0.0.1', r));
+    this.kernelPort = (this.kernel.address() as AddressInfo).port;
+    this.ns = new Netns();
+    this.run = start(
+      join(ROOT, 'node_modules/.bin/tsx'),
+      [
+        'apps/cli/src/main.ts',
+        'run',
+        '--lcores',
+        lcores,
+        '--vdev',
+        `net_tap0,iface=${this.iface}`,
+        '--ip',
+        `${this.stackIp}/24`,
+        '--trace',
+        ...extra,
+        FIXTURE,
+        '--app-arg',
+        'x',
+      ],
+      {
+        APP_PORT: '8080',
+        KERNEL_URL: `http://127.0.0.1:${this.kernelPort}/`,
+        PEER_URL: `http://${this.peerIp}:7001/`,
+        ECHO_HOST: this.peerIp,
+        ECHO_PORT: '7002',
+      },
+    );
+    const run = this.run;
+    await until('bypass run to start the port', 30_000, () => {
+      if (run.code !== undefined) throw new Error(`bypass run exited ${run.code}: ${run.err}`);
+      return run.err.includes('SIGINT or SIGTERM stops');
+    });
+    const ns = this.ns;
+    const ip = (...a: string[]) => {
+      const r = spawnSync('ip', a, { encoding: 'utf8', timeout: 10_000 });
+      if (r.status !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr}`);
+    };
+    ip('link', 'set', this.iface, 'netns', ns.name);
+    ns.exec('sysctl', ['-qw', `net.ipv6.conf.${this.iface}.disable_ipv6=1`]);
+    ip('-n', ns.name, 'addr', 'add', `${this.peerIp}/24`, 'dev', this.iface);
+    ip('-n', ns.name, 'link', 'set', 'lo', 'up');
+    ip('-n', ns.name, 'link', 'set', this.iface, 'up');
+    const peers = `
+      const http = require('node:http'), net = require('node:net');
+      let n = 0;
+      const up = () => { if (++n === 2) console.log('peers ready'); };
+      http.createServer((q, s) => s.end('peer says hi')).listen(7001, '${this.peerIp}', up);
+      net.createServer((s) => s.pipe(s)).listen(7002, '${this.peerIp}', up);`;
+    this.peers = start('ip', ['netns', 'exec', ns.name, process.execPath, '-e', peers]);
+    const p = this.peers;
+    await until('the peer servers', 10_000, () => {
+      if (p.code !== undefined)
+        throw new Error(
+          `the peer servers exited ${p.code}: ${p.err}\n${spawnSync('ip', ['-n', ns.name, 'addr'], { encoding: 'utf8' }).stdout}\nbypass run: ${run.code} ${run.err}`,
+        );
+      return p.out.includes('peers ready');
+    });
+    // The program listens once its lcore imported it: wait until the stack answers.
+    const end = Date.now() + 20_000;
+    for (;;) {
+      const r = await curl(ns, `http://${this.stackIp}:8080/`);
+      if (r.code === 0) break;
+      if (Date.now() > end) throw new Error(`the program never answered: ${r.body}\n${run.err}`);
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
+    const run = this.run!;
+    if (run.code === undefined) run.proc.kill(signal);
+    const t = setTimeout(() => run.proc.kill('SIGKILL'), 15_000);
+    const code = await run.exited;
+    clearTimeout(t);
+    return code;
+  }
+
+  async close(): Promise<void> {
+    for (const p of [this.run, this.peers]) {
+      if (p !== undefined && p.code === undefined) {
+        p.proc.kill('SIGKILL');
+        await p.exited;
+      }
+    }
+    this.ns?.remove();
+    this.ns = undefined;
+    if (this.kernel !== undefined) {
+      this.kernel.closeAllConnections();
+      await new Promise<void>((r) => this.kernel!.close(() => r()));
+      this.kernel = undefined;
+    }
+  }
+}
+
+describe.skipIf(reason !== undefined)('bypass run over net_tap', () => {
+  let rig: RunRig | undefined;
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+  });
+
+  it('an unmodified node:http program: served through the stack, its kernel connections fall back', async () => {
+    rig = new RunRig();
+    await rig.open('0-1');
+    const ns = rig.ns!;
+    const base = `http://${rig.stackIp}:8080`;
+    // Through the stack (nothing in the kernel has 10.79.N.2).
+    const home = await curl(ns, `${base}/`);
+    expect(home.body).toMatch(
+      new RegExp(
+        `^hello from ${rig.stackIp}:8080 to ${rig.peerIp} \\(thread \\d+, argv --app-arg x\\)$`,
+      ),
+    );
+    expect((await curl(ns, `${base}/address`)).body).toBe(
+      '{"address":"::","family":"IPv6","port":8080}',
+    );
+    // The fallback: an outgoing request to 127.0.0.1 on the kernel's sockets.
+    expect((await curl(ns, `${base}/proxy`)).body).toBe('kernel said: 200 kernel side says hi');
+    // Outgoing connections into the subnet go through the stack: http.get, new Socket().connect
+    // and an ESM named import of createConnection.
+    expect((await curl(ns, `${base}/peer`)).body).toBe('peer said: 200 peer says hi');
+    expect((await curl(ns, `${base}/raw`)).body).toMatch(
+      new RegExp(
+        `^raw: ping via Socket ${rig.stackIp}:\\d+ -> ${rig.peerIp}:7002 net.Socket=true$`,
+      ),
+    );
+    expect((await curl(ns, `${base}/named`)).body).toMatch(
+      new RegExp(
+        `^named: pong via Socket ${rig.stackIp}:\\d+ -> ${rig.peerIp}:7002 net.Socket=false$`,
+      ),
+    );
+    // The wildcard listen is on the kernel too.
+    const local = await fetch('http://127.0.0.1:8080/');
+    expect(await local.text()).toMatch(
+      /^hello from ::ffff:127\.0\.0\.1:8080 to ::ffff:127\.0\.0\.1/,
+    );
+
+    // The interface goes down while the program answers (the tap refuses writes with EIO): the
+    // answer waits in the stack and goes when the interface is up again.
+    const later = curl(ns, `${base}/later`);
+    await new Promise((r) => setTimeout(r, 300));
+    ns.exec('ip', ['link', 'set', rig.iface, 'down']);
+    await new Promise((r) => setTimeout(r, 1000));
+    ns.exec('ip', ['link', 'set', rig.iface, 'up']);
+    expect((await later).body).toBe('later');
+    await until('the port to send again', 10_000, () => rig!.run!.out.includes('sends again'));
+    expect(rig.run!.out).toContain('lcore 1: port 0 refuses frames (EIO: link down?); they wait');
+
+    const err = rig.run!.err;
+    expect(err).toContain(`lcore 1: listen *:8080 -> stack ${rig.stackIp} + kernel`);
+    expect(err).toContain(`lcore 1: connect 127.0.0.1:${rig.kernelPort} -> kernel`);
+    expect(err).toContain(`lcore 1: connect ${rig.peerIp}:7001 -> stack`);
+    expect(err).toContain(`lcore 1: connect ${rig.peerIp}:7002 -> stack`);
+    expect(rig.run!.out).toContain('listening on {"address":"::","family":"IPv6","port":8080}');
+    expect(await rig.stop('SIGINT')).toBe(0);
+  });
+
+  it('two worker lcores: one listener each, RSS spreads the connections, one kernel listener', async () => {
+    rig = new RunRig();
+    await rig.open('0-2', ['--no-pin', '--poll', 'adaptive']);
+    const ns = rig.ns!;
+    const threads = new Set<string>();
+    for (let i = 0; i < 24; i++) {
+      const r = await curl(ns, `http://${rig.stackIp}:8080/`);
+      expect(r.code).toBe(0);
+      threads.add(/thread (\d+)/.exec(r.body)![1]);
+    }
+    expect(threads.size).toBe(2);
+    const err = rig.run!.err;
+    expect(err).toContain(`lcore 1: listen *:8080 -> stack ${rig.stackIp} + kernel`);
+    expect(err).toContain(`lcore 2: listen *:8080 -> stack ${rig.stackIp}`);
+    expect(rig.run!.out).toContain('listening on {"address":"10.79');
+    // Each lcore's fallback works.
+    for (let i = 0; i < 4; i++)
+      expect((await curl(ns, `http://${rig.stackIp}:8080/proxy`)).body).toBe(
+        'kernel said: 200 kernel side says hi',
+      );
+    expect(await rig.stop('SIGTERM')).toBe(0);
+  });
+});
