@@ -31,6 +31,9 @@ export type SocketErrorCode =
 export class SocketError extends Error {
   override readonly name = 'SocketError';
   readonly errno: number;
+  /** The peer, on errors of a connection attempt (as node:net puts them on connect errors). */
+  address?: string;
+  port?: number;
   constructor(
     readonly code: SocketErrorCode,
     message: string,
@@ -110,26 +113,45 @@ export class CallbackSocket {
   #endAfterPending = false;
   #closeAfterPending = false;
   #hadError = false;
+  /** The handshake completed (a failure before it is a failed connect, not a failed read). */
+  #established: boolean;
 
   /** @internal: listen() and connect() make these. */
   constructor(runtime: NetRuntime, tcp: TcpSocket, handlers: SocketHandlers) {
     this.runtime = runtime;
     this.tcp = tcp;
     this.handlers = handlers;
+    this.#established = tcp.state >= TcpState.ESTABLISHED;
     tcp.userData = this;
     tcp.handlers = {
-      onConnect: () => this.handlers.onConnect?.(this),
+      onConnect: () => {
+        this.#established = true;
+        this.handlers.onConnect?.(this);
+      },
       onData: (_t, b, o, l) => this.handlers.onData?.(this, b, o, l),
       onEnd: () => this.handlers.onEnd?.(this),
       onDrain: () => this.drain(),
       onClose: (_t, error) => {
         if (error !== null && error !== 'ECONNABORTED') {
           this.#hadError = true;
-          this.handlers.onError?.(this, new SocketError(error, MESSAGES[error], 'read'));
+          this.handlers.onError?.(this, this.closeError(error));
         }
         this.handlers.onClose?.(this, this.#hadError);
       },
     };
+  }
+
+  /** node:net's shape: a refused or timed-out attempt is a `connect` error naming the peer. */
+  private closeError(code: Exclude<TcpErrorCode, null>): SocketError {
+    if (this.#established) return new SocketError(code, MESSAGES[code], 'read');
+    const e = new SocketError(
+      code,
+      `${MESSAGES[code]} (${this.remoteAddress}:${this.remotePort})`,
+      'connect',
+    );
+    e.address = this.remoteAddress;
+    e.port = this.remotePort;
+    return e;
   }
 
   get remoteAddress(): string {
@@ -183,8 +205,18 @@ export class CallbackSocket {
     this.tcp.end(this.runtime.now());
   }
 
-  /** Both directions done: end(), and unread data or a later arrival resets (as Linux close()). */
-  close(): void {
+  /**
+   * Both directions done: end(), and unread data or a later arrival resets (as Linux close()).
+   * What `write` queued beyond the send buffer goes first, unless `discardQueued` (node:net's
+   * destroy(): libuv cancels the writes it has not handed to the kernel; the kernel still sends
+   * what it holds, as the send buffer here does).
+   */
+  close(discardQueued = false): void {
+    if (discardQueued) {
+      this.#pending.length = 0;
+      this.#pendingBytes = 0;
+      this.#endAfterPending = false;
+    }
     if (this.#pending.length > 0) {
       this.#endAfterPending = true;
       this.#closeAfterPending = true;
@@ -206,6 +238,18 @@ export class CallbackSocket {
 
   setKeepAlive(on: boolean, idleMs = 0): void {
     this.tcp.setKeepAlive(on, idleMs, this.runtime.now());
+  }
+
+  /**
+   * Takes (copies out) what waits in the receive buffer, with no onData or onEnd for it: for
+   * bytes a paused reader left when the connection closed (once CLOSED, resume() delivers
+   * nothing).
+   */
+  takeBuffered(): Uint8Array {
+    const rb = this.tcp.recvBuf;
+    const out = new Uint8Array(rb.length);
+    rb.read(out, 0, out.length);
+    return out;
   }
 
   /** Stops onData; bytes wait in the receive buffer and the peer's window closes. */

@@ -57,12 +57,19 @@ export class Socket extends Duplex {
   /** Writes issued before the connection was established. */
   #early: { chunk: Buffer; cb: (err?: Error | null) => void }[] = [];
   #finalDone: ((err?: Error | null) => void) | null = null;
-  #timeoutMs = 0;
+  /** undefined until setTimeout() is called, as node:net's `timeout`. */
+  #timeoutMs: number | undefined = undefined;
   #timer: NodeJS.Timeout | null = null;
   #noDelay = false;
   #keepAlive: [boolean, number] | null = null;
   #hadError = false;
+  /** The connection underneath is over (onClose came). */
   #closed = false;
+  /** resetAndDestroy(): _destroy sends an RST instead of closing. */
+  #reset = false;
+  /** The end of the stream was pushed. */
+  #eof = false;
+  /** Known once connected: node:net reports no remote address while connecting. */
   #remote: { address: string; port: number } | null = null;
 
   constructor(options: SocketConstructorOptions = {}) {
@@ -71,9 +78,16 @@ export class Socket extends Duplex {
   }
 
   /** @internal: a Server wraps an accepted connection. */
-  static accepted(cb: CallbackSocket, allowHalfOpen: boolean): Socket {
+  static accepted(cb: CallbackSocket, allowHalfOpen: boolean, pauseOnConnect = false): Socket {
     const s = new Socket({ allowHalfOpen, runtime: cb.runtime });
-    s.attach(cb);
+    s.attach(cb, false);
+    if (pauseOnConnect) {
+      // node:net does not read from the handle until resume() or read(): the bytes stay in the
+      // stack's receive buffer (the peer's window closes), and a destroy() with unread data
+      // resets the connection as Linux does.
+      cb.pause();
+      s.pause();
+    }
     return s;
   }
 
@@ -105,8 +119,7 @@ export class Socket extends Duplex {
     this.connecting = true;
     try {
       const cb = connectCallback(host, o.port, {}, { noDelay: this.#noDelay }, this.runtime);
-      this.#remote = { address: host, port: o.port };
-      this.attach(cb);
+      this.attach(cb, true);
     } catch (e) {
       this.connecting = false;
       process.nextTick(() => this.destroy(e as Error));
@@ -114,26 +127,29 @@ export class Socket extends Duplex {
     return this;
   }
 
-  private attach(cb: CallbackSocket): void {
+  /** `active`: our connect() (an accepted socket is connected already, and emits no 'connect'). */
+  private attach(cb: CallbackSocket, active: boolean): void {
     this.#cb = cb;
     cb.userData = this;
+    const onConnect = () => {
+      this.connecting = false;
+      this.#remote = { address: cb.remoteAddress, port: cb.remotePort };
+      if (this.#noDelay) cb.setNoDelay(true);
+      if (this.#keepAlive !== null) cb.setKeepAlive(...this.#keepAlive);
+      this.touch();
+      const early = this.#early;
+      this.#early = [];
+      for (const w of early) this._write(w.chunk, 'binary', w.cb);
+      if (this.#finalDone !== null) {
+        const f = this.#finalDone;
+        this.#finalDone = null;
+        this._final(f);
+      }
+      this.emit('connect');
+      this.emit('ready');
+    };
     const handlers: SocketHandlers = {
-      onConnect: () => {
-        this.connecting = false;
-        if (this.#noDelay) cb.setNoDelay(true);
-        if (this.#keepAlive !== null) cb.setKeepAlive(...this.#keepAlive);
-        this.touch();
-        const early = this.#early;
-        this.#early = [];
-        for (const w of early) this._write(w.chunk, 'binary', w.cb);
-        if (this.#finalDone !== null) {
-          const f = this.#finalDone;
-          this.#finalDone = null;
-          this._final(f);
-        }
-        this.emit('connect');
-        this.emit('ready');
-      },
+      onConnect: active ? onConnect : undefined,
       onData: (_s, bytes, offset, length) => {
         this.bytesRead += length;
         this.touch();
@@ -143,7 +159,7 @@ export class Socket extends Duplex {
       },
       onEnd: () => {
         this.touch();
-        this.push(null);
+        this.endOfStream();
       },
       onDrain: () => {
         const done = this.#writeDone;
@@ -163,22 +179,56 @@ export class Socket extends Duplex {
       onClose: () => {
         this.#closed = true;
         this.connecting = false;
-        if (!this.destroyed) {
-          // The connection ended under us (an orderly close both ways, or an abort): finish the
-          // stream the way node:net does when its handle closes.
-          if (!this.readableEnded) this.push(null);
+        if (this.destroyed) return;
+        if (cb.tcp.error !== null) {
+          // Aborted under us (callbackSocket.abort()): gone, as a reset handle.
           this.destroy();
+          return;
         }
+        // An orderly close, both FINs (so our end() ran: 'finish' follows). node:net keeps the
+        // socket until its reader has had everything, then autoDestroy closes it; destroying
+        // now would drop what the reader has not taken yet and, often, the 'end' event. What
+        // the stack still holds (a paused reader) is taken now: it cannot be delivered later.
+        const left = cb.takeBuffered();
+        if (left.length > 0) this.push(Buffer.from(left.buffer, left.byteOffset, left.length));
+        this.endOfStream();
       },
     };
     cb.handlers = handlers;
-    if (cb.tcp.state >= 4 /* ESTABLISHED */)
-      this.#remote = { address: cb.remoteAddress, port: cb.remotePort };
+    if (!active) this.#remote = { address: cb.remoteAddress, port: cb.remotePort };
+  }
+
+  private endOfStream(): void {
+    if (this.#eof) return;
+    this.#eof = true;
+    this.push(null);
+    // As node:net: read(0) emits 'end' now when nothing is buffered, even with no reader, so
+    // a socket nobody reads from still closes (autoDestroy needs 'end').
+    this.read(0);
   }
 
   override _read(): void {
     const cb = this.#cb;
-    if (cb?.tcp.paused && !cb.tcp.isClosed()) cb.resume();
+    if (cb?.tcp.paused && !this.#closed) cb.resume();
+  }
+
+  /**
+   * node:net's writeAfterFIN: once the peer ended a socket that does not allow half-open, the
+   * socket ended too, and a write fails with EPIPE (destroying it), not with a stream error.
+   */
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | ((err?: Error | null) => void),
+    callback?: (err?: Error | null) => void,
+  ): boolean {
+    if (!this.readableEnded || this.allowHalfOpen || !this.writableEnded) {
+      return super.write(chunk, encoding as BufferEncoding, callback);
+    }
+    const cb = typeof encoding === 'function' ? encoding : callback;
+    const e = new SocketError('EPIPE', 'This socket has been ended by the other party');
+    if (cb !== undefined) process.nextTick(cb, e);
+    this.destroy(e);
+    return false;
   }
 
   override _write(
@@ -212,18 +262,33 @@ export class Socket extends Duplex {
     this.clearTimer();
     const cb = this.#cb;
     if (cb !== null && !this.#closed) {
-      // node:net closes the handle: a FIN, or an RST when unread data is left (Linux close()).
+      // node:net closes the handle, with or without an error: a FIN after what the send buffer
+      // holds, or an RST when unread data is left (Linux close()); resetAndDestroy() resets.
+      // Writes not yet in the send buffer are dropped, as libuv cancels the writes it has not
+      // handed to the kernel.
       cb.handlers = { onClose: () => {} };
-      if (err !== null) cb.abort();
-      else cb.close();
+      if (this.#reset) cb.abort();
+      else cb.close(true);
     }
     this.connecting = false;
-    for (const w of this.#early)
-      w.cb(err ?? new SocketError('EPIPE', 'socket destroyed before it connected'));
+    // The write and the end() waiting for room complete without an error, as node:net's do
+    // once the handle is closed; without that the writes queued behind them would never get
+    // their callbacks (ERR_STREAM_DESTROYED).
+    const done = this.#writeDone;
+    const final = this.#finalDone;
+    this.#writeDone = null;
+    this.#finalDone = null;
+    done?.();
+    final?.();
+    const early = this.#early;
     this.#early = [];
     callback(err);
     const hadError = err !== null || this.#hadError;
-    process.nextTick(() => this.emit('close', hadError));
+    process.nextTick(() => {
+      this.emit('close', hadError);
+      // Writes issued while connecting fail once the socket closed, as on node:net.
+      for (const w of early) w.cb(closedBeforeConnection());
+    });
   }
 
   setNoDelay(noDelay = true): this {
@@ -238,7 +303,10 @@ export class Socket extends Duplex {
     return this;
   }
 
-  /** node:net's idle timeout: 'timeout' after `ms` without reads or writes (0 turns it off). */
+  /**
+   * node:net's idle timeout: one 'timeout' after `ms` without reads or writes (0 turns it off);
+   * the socket stays open.
+   */
   setTimeout(ms: number, callback?: () => void): this {
     this.#timeoutMs = ms;
     if (callback !== undefined) {
@@ -257,7 +325,7 @@ export class Socket extends Duplex {
   }
 
   get timeout(): number | undefined {
-    return this.#timeoutMs === 0 ? undefined : this.#timeoutMs;
+    return this.#timeoutMs;
   }
 
   private touch(): void {
@@ -321,8 +389,14 @@ export class Socket extends Duplex {
   unref(): this {
     return this;
   }
+  /** Closes with an RST (the peer gets ECONNRESET); 'close' without an error here. */
   resetAndDestroy(): this {
-    this.#cb?.abort();
+    if (this.#cb === null) return this.destroy(socketClosed());
+    if (this.connecting) {
+      this.once('connect', () => this.resetAndDestroy());
+      return this;
+    }
+    this.#reset = true;
     return this.destroy();
   }
 }
@@ -438,7 +512,11 @@ export class Server extends EventEmitter {
       cb.abort();
       return undefined;
     }
-    const s = Socket.accepted(cb, this.#options.allowHalfOpen ?? false);
+    const s = Socket.accepted(
+      cb,
+      this.#options.allowHalfOpen ?? false,
+      this.#options.pauseOnConnect ?? false,
+    );
     if (this.#options.noDelay) s.setNoDelay(true);
     if (this.#options.keepAlive) s.setKeepAlive(true, this.#options.keepAliveInitialDelay ?? 0);
     this.#connections.add(s);
@@ -446,7 +524,6 @@ export class Server extends EventEmitter {
       this.#connections.delete(s);
       if (this.#closing && this.#connections.size === 0) this.emit('close');
     });
-    if (this.#options.pauseOnConnect) s.pause();
     this.emit('connection', s);
     return undefined;
   }
@@ -454,8 +531,7 @@ export class Server extends EventEmitter {
   /** Stops accepting; 'close' once every connection has closed (node:net's rule). */
   close(callback?: (err?: Error) => void): this {
     if (this.#listener === null) {
-      const e = new Error('Server is not running.') as Error & { code: string };
-      e.code = 'ERR_SERVER_NOT_RUNNING';
+      const e = nodeError('ERR_SERVER_NOT_RUNNING', 'Server is not running.');
       if (callback !== undefined) process.nextTick(() => callback(e));
       return this;
     }
@@ -484,6 +560,22 @@ export class Server extends EventEmitter {
   unref(): this {
     return this;
   }
+}
+
+/** node:net's errors that carry only a code (no errno): streams and sockets raise them. */
+function nodeError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+function closedBeforeConnection(): Error {
+  return nodeError(
+    'ERR_SOCKET_CLOSED_BEFORE_CONNECTION',
+    'Socket closed before the connection was established',
+  );
+}
+
+function socketClosed(): Error {
+  return nodeError('ERR_SOCKET_CLOSED', 'Socket is closed');
 }
 
 function* ephemeralPorts(): Iterable<number> {

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { lcoreId, log, type PollLoopResult, runPollLoop, stop } from '@bypass/eal';
+import { lcoreId, stop } from '@bypass/eal';
 import { NetRuntime, type NetRuntimeOptions } from './runtime.js';
 import { installTransparent, type WildcardMode } from './transparent.js';
 
@@ -64,7 +64,7 @@ export async function transparentLcore(arg: TransparentLcoreArg): Promise<Transp
   });
   // What the program sees as its command line: node, itself, its arguments.
   process.argv = [process.argv[0], arg.app, ...arg.args];
-  const loop = pollRiding(runtime, lcore);
+  const loop = runtime.run();
   try {
     await import(pathToFileURL(arg.app).href);
   } catch (e) {
@@ -79,37 +79,4 @@ export async function transparentLcore(arg: TransparentLcoreArg): Promise<Transp
   transparent.uninstall();
   runtime.close();
   return { lcore, queue: arg.queue, polls: r.polls, work: r.work };
-}
-
-/**
- * The runtime's poll loop (NetRuntime.run's), riding out a link that is down: a tap interface
- * that is down (`ip link set bp0 down`, or moved into another network namespace, which brings it
- * down) refuses writes with EIO, and net_tap's txBurst throws that. Frames the port refused stay
- * queued in the stack (StackPort.flush calls txDone only for what went), and go once the link is
- * up again; TCP retransmits what overflowed. Any other error ends the lcore, as before.
- */
-function pollRiding(runtime: NetRuntime, lcore: number): Promise<PollLoopResult> {
-  let down = false;
-  const poll = (t: number): number => {
-    try {
-      const n = runtime.poll(t);
-      if (down) {
-        down = false;
-        log(5, 'RUN', `lcore ${lcore}: port ${runtime.port} sends again`);
-      }
-      return n;
-    } catch (e) {
-      if ((e as { code?: unknown }).code !== 'EIO') throw e;
-      if (!down) {
-        down = true;
-        log(
-          5,
-          'RUN',
-          `lcore ${lcore}: port ${runtime.port} refuses frames (EIO: link down?); they wait`,
-        );
-      }
-      return 0;
-    }
-  };
-  return runPollLoop(poll, { nextDue: () => runtime.stack.nextDeadline() });
 }

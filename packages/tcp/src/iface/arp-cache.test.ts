@@ -21,7 +21,7 @@ describe('ArpCache options', () => {
   it('has the documented defaults', () => {
     const c = new ArpCache();
     expect([c.capacity, c.ttlMs, c.pendingPerEntry, c.retries, c.retryMs]).toEqual([
-      1024, 60_000, 4, 3, 1000,
+      1024, 60_000, 100, 3, 1000,
     ]);
   });
 

@@ -52,7 +52,11 @@ export interface ArpCacheOptions {
   capacity?: number;
   /** A reachable entry expires this long after its last confirmation, in ms (default 60 000). */
   ttlMs?: number;
-  /** Packets held per unresolved address, like Linux's unres_qlen (default 4; 0 to 65535). */
+  /**
+   * Packets held per unresolved address (default 100; 0 to 65535). Linux holds
+   * unres_qlen_bytes = 212992 bytes' worth since 3.3, about 100 full frames: a burst of connects
+   * to a fresh neighbour must not lose its SYNs to a 1 s retransmission.
+   */
   pendingPerEntry?: number;
   /** ARP requests sent before resolution fails (default 3; 1 to 255). */
   retries?: number;
@@ -63,7 +67,7 @@ export interface ArpCacheOptions {
 export const ARP_CACHE_DEFAULTS: Readonly<Required<ArpCacheOptions>> = Object.freeze({
   capacity: 1024,
   ttlMs: 60_000,
-  pendingPerEntry: 4,
+  pendingPerEntry: 100,
   retries: 3,
   retryMs: 1000,
 });

@@ -695,6 +695,13 @@ export class TcpSocket {
       fin = false;
     }
     // Seventh: segment text.
+    if (len > 0 && this.orphan && (this.state === S.FIN_WAIT_1 || this.state === S.FIN_WAIT_2)) {
+      // RFC 1122 4.2.2.13 (Linux's tcp_rcv_state_process): the application closed, so new data
+      // can never be read: reset, and the writer learns it at once instead of after a timeout.
+      this.sendControl(FLG_RST | FLG_ACK, this.sndMax, seqAdd(seq, len), now);
+      this.toClosed(null, now);
+      return;
+    }
     if (len > 0) {
       if (
         this.state === S.ESTABLISHED ||
