@@ -360,11 +360,23 @@ interface Proc {
   code?: number | null;
 }
 
+/** Signals the whole process group of a child started by start(). */
+function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (proc.pid !== undefined) process.kill(-proc.pid, signal);
+  } catch {
+    proc.kill(signal); // the group is gone already
+  }
+}
+
 function start(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+  // Its own process group: node_modules/.bin/tsx is a shell wrapper, so killing the child alone
+  // would leave the node process under it running (busy-polling) after a failed test.
   const proc = spawn(cmd, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   const p: Proc = { proc, out: '', err: '', exited: Promise.resolve(null) };
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -485,8 +497,8 @@ class RunRig {
 
   async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
     const run = this.run!;
-    if (run.code === undefined) run.proc.kill(signal);
-    const t = setTimeout(() => run.proc.kill('SIGKILL'), 15_000);
+    if (run.code === undefined) killGroup(run.proc, signal);
+    const t = setTimeout(() => killGroup(run.proc, 'SIGKILL'), 15_000);
     const code = await run.exited;
     clearTimeout(t);
     return code;
@@ -495,7 +507,7 @@ class RunRig {
   async close(): Promise<void> {
     for (const p of [this.run, this.peers]) {
       if (p !== undefined && p.code === undefined) {
-        p.proc.kill('SIGKILL');
+        killGroup(p.proc, 'SIGKILL');
         await p.exited;
       }
     }
