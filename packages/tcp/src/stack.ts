@@ -217,6 +217,8 @@ function newStackStats(): StackStats {
 }
 
 const IPV4_HEADER = 20;
+/** ARP ageing walks every second, and at every poll while an address is being resolved. */
+const ARP_SWEEP_MS = 1000;
 const FRAME_HEADERS = ETH_HEADER_LEN + IPV4_HEADER;
 const TTL = 64;
 /** Largest frame a chained rx mbuf is linearized into. */
@@ -276,6 +278,7 @@ export class Stack implements TcpHost {
   #icmpCount = 0;
   #lastNow: number;
   #closed = false;
+  #arpSweepAt = 0;
   /** The frame being processed was sent to the Ethernet broadcast address. */
   #rxLinkBroadcast = false;
   /** DataViews over each pool's bytes, by pool id, for the fast checksum (sum16View). */
@@ -439,9 +442,16 @@ export class Stack implements TcpHost {
     this.#lastNow = now;
     this.timers.manage(now);
     const ips = this.#scratch;
-    if (this.arp.pendingTotal > 0 || this.arp.size > 0) {
+    // The ARP cache walks all its slots for retries and ageing: at every poll only while
+    // something waits for an answer, otherwise once a second (a walk per poll cost 4 us on every
+    // iteration of a busy loop; a reachable entry then lives up to a second past its ttl).
+    const resolving = this.arp.pendingTotal > 0;
+    if (resolving) {
       for (let i = 0, n = this.arp.dueRequests(now, ips); i < n; i++)
         this.sendArp(ARP_OP_REQUEST, 0, ips[i]);
+    }
+    if (resolving || (now >= this.#arpSweepAt && this.arp.size > 0)) {
+      this.#arpSweepAt = now + ARP_SWEEP_MS;
       for (let i = 0, n = this.arp.expire(now, ips); i < n; i++) {
         this.pool.free(ips[i]);
         this.stats.arpPendingDrops++;
