@@ -330,7 +330,7 @@ export class Stack implements TcpHost {
     }
     this.mtu = o.mtu ?? 1500;
     // Every frame starts after the pool's headroom (mbuf 0 may never have been allocated).
-    const room = o.pool.bufLen(0) - o.pool.headroom;
+    const room = o.pool.mempool.eltSize - o.pool.headroom; // (no mbuf read: debug pools check use)
     if (!Number.isInteger(this.mtu) || this.mtu < 576 || this.mtu > 65535) {
       throw new IfaceOptionError('mtu', o.mtu, 'an integer from 576 to 65535');
     }
