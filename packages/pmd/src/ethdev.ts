@@ -42,6 +42,7 @@ class EthDev implements PortContext {
   readonly gen: number;
   private readonly words: Uint32Array;
   private readonly stateIndex: number;
+  private readonly genIndex: number;
 
   constructor(
     readonly port: number,
@@ -52,12 +53,18 @@ class EthDev implements PortContext {
     this.stats = table.stats(port);
     this.words = table.words;
     this.stateIndex = table.base(port) + W.STATE;
+    this.genIndex = table.base(port) + W.CONFIG_GEN;
     for (const q of conf.rxq)
       this.rxPools.push(q?.mempool ? pktmbufPoolLookup(q.mempool) : undefined);
     const factory = driverFactory(conf.driver);
     if (factory === undefined)
       throw new EthDevError(`port ${port}: no driver ${conf.driver} in this thread`);
     this.driver = factory.attach(this);
+  }
+
+  /** The port was reconfigured or restarted since this instance attached. */
+  stale(): boolean {
+    return this.words[this.genIndex] !== this.gen;
   }
 
   rxBurst(q: number, handles: Uint32Array, max: number): number {
@@ -304,6 +311,9 @@ export function ethDevStart(port: number): void {
   driverFactory(c.driver)!.setup?.(mainContext(t, port, c));
   devs[port]?.driver.close?.();
   devs[port] = undefined; // re-attach after setup, so this thread sees what setup created
+  // Other threads re-attach too: their instances hold handles on what setup just replaced (a
+  // ring's consumer caches the old producer tail), and bursts compare this generation.
+  Atomics.add(t.words, t.base(port) + W.CONFIG_GEN, 1);
   t.setWord(port, W.LINK_UP, 1);
   t.setWord(port, W.LINK_SPEED, 10_000);
   t.setWord(port, W.STATE, PortState.STARTED);
@@ -353,7 +363,7 @@ function open(port: number): EthDev {
  */
 export function rxBurst(port: number, queue: number, handles: Uint32Array, max: number): number {
   const d = devs[port];
-  return (d !== undefined ? d : open(port)).rxBurst(queue, handles, max);
+  return (d !== undefined && !d.stale() ? d : open(port)).rxBurst(queue, handles, max);
 }
 
 /**
@@ -362,7 +372,7 @@ export function rxBurst(port: number, queue: number, handles: Uint32Array, max: 
  */
 export function txBurst(port: number, queue: number, handles: Uint32Array, n: number): number {
   const d = devs[port];
-  return (d !== undefined ? d : open(port)).txBurst(queue, handles, n);
+  return (d !== undefined && !d.stale() ? d : open(port)).txBurst(queue, handles, n);
 }
 
 export interface EthStats {
