@@ -30,7 +30,8 @@ async function bypassTapBulk(
   tso: boolean,
 ): Promise<BulkResult> {
   const id = runs++;
-  const iface = `bpst${process.pid % 10000}${id % 10}`.slice(0, 15);
+  // A new name each run: the kernel may still be tearing down the previous run's interface.
+  const iface = `bpst${process.pid % 10000}x${id}`.slice(0, 15);
   const subnet = `10.98.${(process.pid + id) % 250}`;
   const chunk = opts.chunk ?? 1 << 20;
   await init(
