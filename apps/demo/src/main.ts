@@ -1,162 +1,294 @@
-// The bypass demo, as far as bypass goes today:
-// 1. pktgen on an lcore sends 64-byte UDP flows through a pair of back-to-back user-space ports
-//    (net_ring) and receives them again, printing Mpps, Gbit/s and one-way latency percentiles;
-// 2. two lcores (worker threads) pass a token back and forth through shared memory, first busy
-//    polling, then parked on atomics-sync Doorbells, and print the round-trip latency of each.
-// Later issues replace this with httpd + loadgen on the user-space TCP stack.
-import { availableParallelism } from 'node:os';
+// The bypass demo (`pnpm start`): httpd on the server lcore(s) and the load generator on the
+// client lcore(s), over two user-space ports wired back to back in memory (net_ring), for
+// --duration seconds. A live progress line (requests/s, Gbit/s, p99 so far), then a summary
+// (requests/s, per-lcore split, the HDR percentile table) and a self-contained HTML report with
+// its JSON under reports/ (see @bypass/report).
+//   --vdev net_tap0,iface=bp0 [--ip 10.0.0.2/24]: the same server on a tap port, no load
+//   generator; prints a curl command to try, Ctrl-C stops.
+//   --classic: the earlier demo (pktgen, then a doorbell ping-pong); see classic.ts.
+import { availableParallelism, cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Barrier, Doorbell, runWorker } from '@bypass/atomics-sync';
 import { cleanup, init } from '@bypass/eal';
-import { runPktgen } from '@bypass/pktgen';
-import * as hdr from 'hdr-histogram-js';
-import type { PingPongData, PingResult, WaitMode } from './pingpong.js';
+import { type HttpdLcoreResult, parseHttpdArgs, runHttpd, runHttpdLoad } from '@bypass/httpd';
+import type { BackToBackResult, LoadProgress } from '@bypass/loadgen';
+import { percentileText, type RunReport, renderRunReport, writeReport } from '@bypass/report';
+import { runClassic } from './classic.js';
 
-export class DemoOptionError extends Error {
-  override name = 'DemoOptionError';
+export class StartOptionError extends Error {
+  override name = 'StartOptionError';
 }
 
-export interface DemoOptions {
-  roundTrips: number;
-  modes: WaitMode[];
-  /** Seconds of pktgen (0 skips it). */
-  pktgenSeconds: number;
+export interface StartOptions {
+  durationS: number;
+  connections: number;
+  /** Response body bytes. */
+  size: number;
+  /** Worker lcores (half serve, rounded up; the others generate load). */
+  workers: number;
+  /** Tap (or other) ports: serve there instead of running the load generator. */
+  vdevs: string[];
+  ip: string;
+  port: number;
+  reportDir: string;
 }
 
-export function parseDemoArgs(argv: string[]): DemoOptions {
-  const { values } = parseArgs({
-    args: argv.filter((a) => a !== '--'),
+export const START_USAGE = `pnpm start [-- options]
+  --duration N      seconds of load (default 10)
+  --connections N   connections in total (default 64)
+  --size N          response body bytes (default 64)
+  --workers N       worker lcores, half httpd and half loadgen (default: CPUs - 1, 2 to 8)
+  --report-dir DIR  where the HTML report and its JSON go (default: reports/ at the repo root)
+  --vdev SPEC       serve on this port instead (e.g. net_tap0,iface=bp0); no load generator,
+                    Ctrl-C stops (repeatable)
+  --ip A/N          the server's address with --vdev (default 10.0.0.2/24)
+  --port N          the server's TCP port (default 8080)
+  --classic         the earlier demo: pktgen, then a doorbell ping-pong (its own options follow)`;
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function int(name: string, v: string | undefined, lo: number, hi: number): number {
+  const n = Number(v);
+  if (v === undefined || !/^\d+$/.test(v) || n < lo || n > hi)
+    throw new StartOptionError(`--${name} must be an integer in [${lo}, ${hi}], got ${v}`);
+  return n;
+}
+
+export function parseStartArgs(argv: string[]): StartOptions {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    throw new StartOptionError(`${(e as Error).message}\n${START_USAGE}`);
+  }
+  const v = parsed.values;
+  const duration = Number(v.duration);
+  if (!Number.isFinite(duration) || duration <= 0 || duration > 3600)
+    throw new StartOptionError(`--duration must be seconds in (0, 3600], got ${v.duration}`);
+  const ip = String(v.ip);
+  if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(ip))
+    throw new StartOptionError(`--ip must be an address and prefix like 10.0.0.2/24, got ${ip}`);
+  return {
+    durationS: duration,
+    connections: int('connections', v.connections, 1, 65536),
+    size: int('size', v.size, 0, 1 << 30),
+    workers: int(
+      'workers',
+      v.workers ?? String(Math.max(2, Math.min(8, availableParallelism() - 1))),
+      2,
+      64,
+    ),
+    vdevs: v.vdev ?? [],
+    ip,
+    port: int('port', v.port, 1, 65535),
+    reportDir: resolve(v['report-dir'] ?? resolve(REPO_ROOT, 'reports')),
+  };
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
     options: {
-      'round-trips': { type: 'string', default: '30000' },
-      'pktgen-seconds': { type: 'string', default: '4' },
-      mode: { type: 'string', default: 'spin,park' },
+      duration: { type: 'string', default: '10' },
+      connections: { type: 'string', default: '64' },
+      size: { type: 'string', default: '64' },
+      workers: { type: 'string' },
+      'report-dir': { type: 'string' },
+      vdev: { type: 'string', multiple: true },
+      ip: { type: 'string', default: '10.0.0.2/24' },
+      port: { type: 'string', default: '8080' },
     },
   });
-  const roundTrips = Number(values['round-trips']);
-  if (!Number.isInteger(roundTrips) || roundTrips < 1) {
-    throw new DemoOptionError(
-      `--round-trips must be a positive integer, got ${values['round-trips']}`,
-    );
-  }
-  const modes = String(values.mode).split(',') as WaitMode[];
-  for (const m of modes) {
-    if (m !== 'spin' && m !== 'park') {
-      throw new DemoOptionError(`--mode must be spin, park or spin,park; got ${m}`);
-    }
-  }
-  const pktgenSeconds = Number(values['pktgen-seconds']);
-  if (!Number.isFinite(pktgenSeconds) || pktgenSeconds < 0) {
-    throw new DemoOptionError(
-      `--pktgen-seconds must be a number >= 0, got ${values['pktgen-seconds']}`,
-    );
-  }
-  return { roundTrips, modes, pktgenSeconds };
 }
 
-/** Part 1: pktgen over two back-to-back net_ring ports on lcore 1 (tx and rx in one loop). */
-export async function pktgenPart(seconds: number, print: (l: string) => void = console.log) {
-  await init(
-    { lcores: [0, 1], pin: false, vdevs: ['net_ring0,peer=net_ring1', 'net_ring1,peer=net_ring0'] },
-    { handleSignals: true },
-  );
+/** One status line: in place on a terminal, one line per call otherwise. */
+export class ProgressLine {
+  #live = false;
+  constructor(private readonly out: NodeJS.WriteStream = process.stdout) {}
+
+  update(line: string): void {
+    if (this.out.isTTY) {
+      this.out.write(`\r\x1b[2K${line}`);
+      this.#live = true;
+    } else {
+      this.out.write(`${line}\n`);
+    }
+  }
+
+  /** Ends the in-place line (a newline), if there is one. */
+  done(): void {
+    if (this.#live) this.out.write('\n');
+    this.#live = false;
+  }
+}
+
+export function progressText(p: LoadProgress, durationS: number): string {
+  const rps = p.requests / p.dt;
+  const gbps = (p.bytesRx * 8) / p.dt / 1e9;
+  const p99 = p.p99Us === undefined ? '-' : `${p.p99Us.toFixed(1)} us`;
+  return `  ${Math.min(p.elapsedS, durationS).toFixed(0).padStart(3)}s / ${durationS}s  ${rps.toFixed(0).padStart(9)} req/s  ${gbps.toFixed(3)} Gbit/s  p99 so far ${p99}  (${p.totalRequests} requests)`;
+}
+
+/** The report's document for one run. */
+export function runReport(
+  o: StartOptions,
+  r: BackToBackResult,
+  timeline: RunReport['timeline'],
+  date: Date,
+): RunReport {
+  const serverLcores = r.serverLcores.map((l) => {
+    const s = r.server[l] as HttpdLcoreResult | undefined;
+    const requests = s?.requests ?? 0;
+    return { lcore: l, role: 'server' as const, requests, rps: requests / (r.seconds || 1) };
+  });
+  const clientLcores = r.perLcore.map((p) => ({
+    lcore: p.lcore,
+    role: 'client' as const,
+    requests: p.requests,
+    rps: p.requests / (p.seconds || 1),
+  }));
+  const e = r.errors;
+  return {
+    title: 'bypass: httpd + loadgen over back-to-back net_ring ports',
+    date: date.toISOString(),
+    machine: {
+      cpus: availableParallelism(),
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+    },
+    params: {
+      durationS: o.durationS,
+      connections: o.connections,
+      responseBytes: o.size,
+      pipeline: r.pipeline,
+      url: r.url,
+      serverLcores: r.serverLcores,
+      clientLcores: r.clientLcores,
+      link: 'net_ring back to back (in memory)',
+    },
+    summary: {
+      requests: r.requests,
+      durationS: r.seconds,
+      rps: r.requestsPerSec,
+      gbps: r.gbps,
+      errors: e.connect + e.read + e.write + e.timeout + r.non2xx,
+    },
+    lcores: [...serverLcores, ...clientLcores],
+    timeline,
+    histogram: { encoded: r.histogram, unit: 'ns' },
+  };
+}
+
+/** httpd + loadgen in memory, with progress, summary and report; returns the report's paths. */
+export async function runStart(
+  o: StartOptions,
+  print: (line: string) => void = console.log,
+): Promise<{ html: string; json?: string; result: BackToBackResult }> {
+  const lcores = Array.from({ length: o.workers + 1 }, (_, i) => i);
+  await init({ lcores, pin: false }, { handleSignals: true });
+  const date = new Date();
+  const timeline: RunReport['timeline'] = [];
+  const line = new ProgressLine();
+  let result: BackToBackResult;
   try {
-    return await runPktgen({ flows: 64, size: 64, durationS: seconds, periodS: 1, print });
+    const servers = Math.ceil(o.workers / 2);
+    print(
+      `bypass demo: httpd on lcore(s) ${lcores.slice(1, 1 + servers).join(',')}, loadgen on lcore(s) ${lcores.slice(1 + servers).join(',')},`,
+    );
+    print(
+      `  over two user-space ports wired back to back in memory (net_ring): ${o.connections} connections, GET / (${o.size}-byte body), ${o.durationS}s`,
+    );
+    result = await runHttpdLoad({
+      httpd: { port: o.port, size: o.size },
+      load: { connections: o.connections, durationS: o.durationS },
+      onProgress: (p) => {
+        timeline.push({
+          t: Math.round(p.elapsedS * 1000) / 1000,
+          rps: p.requests / p.dt,
+          gbps: (p.bytesRx * 8) / p.dt / 1e9,
+          p99us: p.p99Us,
+        });
+        line.update(progressText(p, o.durationS));
+      },
+    });
+  } finally {
+    line.done();
+    await cleanup();
+  }
+  const report = runReport(o, result, timeline, date);
+  printSummary(report, result, print);
+  const name = `start-${date.toISOString().replace(/[:.]/g, '-')}`;
+  const paths = writeReport(o.reportDir, name, renderRunReport(report), report);
+  print(`report: ${paths.html}`);
+  if (paths.json !== undefined) print(`        ${paths.json}`);
+  return { ...paths, result };
+}
+
+export function printSummary(
+  report: RunReport,
+  r: BackToBackResult,
+  print: (line: string) => void = console.log,
+): void {
+  const s = report.summary;
+  print('');
+  print(
+    `${s.requests} requests in ${s.durationS.toFixed(2)}s: ${s.rps.toFixed(0)} requests/s, ${s.gbps.toFixed(3)} Gbit/s in, ${s.errors} errors`,
+  );
+  for (const l of report.lcores)
+    print(
+      `  lcore ${String(l.lcore).padStart(2)} ${l.role.padEnd(6)}  ${String(l.requests).padStart(10)} requests  ${l.rps.toFixed(0).padStart(9)}/s`,
+    );
+  if (r.leaked > 0) print(`  note: ${r.leaked} mbufs were not back in their pools`);
+  const l = r.latencyUs;
+  print(
+    `latency: p50 ${l.p50} us, p90 ${l.p90} us, p99 ${l.p99} us, p99.9 ${l.p999} us, max ${l.max} us (HdrHistogram, in us):`,
+  );
+  print(percentileText(report.histogram.encoded, report.histogram.unit, 'us'));
+}
+
+/** The server alone on the given ports (a tap): a curl command to try, Ctrl-C stops. */
+export async function runTap(o: StartOptions, print: (line: string) => void = console.log) {
+  const lcores = Array.from({ length: Math.max(2, Math.ceil(o.workers / 2) + 1) }, (_, i) => i);
+  await init({ lcores, pin: false, vdevs: o.vdevs }, { handleSignals: true });
+  try {
+    const args = parseHttpdArgs(['--ip', o.ip, '--port', String(o.port), '--size', String(o.size)]);
+    const [addr, prefix] = o.ip.split('/');
+    const octets = addr.split('.');
+    const peer = [...octets.slice(0, 3), octets[3] === '1' ? '2' : '1'].join('.');
+    const iface = /(?:^|,)iface=([^,]+)/.exec(o.vdevs[0])?.[1] ?? 'bp0';
+    print(`bypass demo: httpd on ${o.vdevs.join(' ')} at ${o.ip}, port ${o.port}; Ctrl-C stops.`);
+    print(`  give the kernel side an address:  sudo ip addr add ${peer}/${prefix} dev ${iface}`);
+    print(`  then try:                         curl -i http://${addr}:${o.port}/`);
+    await runHttpd(args, print);
   } finally {
     await cleanup();
   }
 }
 
-export interface ModeResult {
-  mode: WaitMode;
-  roundTrips: number;
-  elapsedMs: number;
-  percentilesNs: Record<string, number>;
-  histogram: string;
+async function main(argv: string[]): Promise<number> {
+  const args = argv.filter((a) => a !== '--');
+  if (args.includes('--classic')) {
+    await runClassic(args.filter((a) => a !== '--classic'));
+    return 0;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(START_USAGE);
+    return 0;
+  }
+  const o = parseStartArgs(args);
+  if (o.vdevs.length > 0) await runTap(o);
+  else await runStart(o);
+  return 0;
 }
 
-const PERCENTILES = [50, 90, 99, 99.9, 100];
-
-export async function pingPong(mode: WaitMode, roundTrips: number): Promise<ModeResult> {
-  const sab = new SharedArrayBuffer(64);
-  const bells: PingPongData['bells'] = [
-    Doorbell.create(sab, 0).descriptor,
-    Doorbell.create(sab, 8).descriptor,
-  ];
-  const start = Barrier.create(sab, 16, 2).descriptor;
-  const ball = new SharedArrayBuffer(4);
-  const module = new URL('./pingpong.js', import.meta.url);
-  const common = { mode, roundTrips, warmup: Math.min(10_000, roundTrips), ball, bells, start };
-  const [ping] = await Promise.all([
-    runWorker<PingResult>(module, {
-      workerData: { ...common, side: 'ping' } satisfies PingPongData,
-    }),
-    runWorker(module, { workerData: { ...common, side: 'pong' } satisfies PingPongData }),
-  ]);
-  const h = hdr.decodeFromCompressedBase64(ping.histogram);
-  const percentilesNs: Record<string, number> = {};
-  for (const p of PERCENTILES)
-    percentilesNs[p === 100 ? 'max' : `p${p}`] = h.getValueAtPercentile(p);
-  return {
-    mode,
-    roundTrips: h.totalCount,
-    elapsedMs: ping.elapsedMs,
-    percentilesNs,
-    histogram: ping.histogram,
-  };
+if (import.meta.url === `file://${process.argv[1]}`) {
+  let code = 1;
+  try {
+    code = await main(process.argv.slice(2));
+  } catch (e) {
+    const err = e as Error;
+    console.error(err instanceof StartOptionError ? `${err.name}: ${err.message}` : err);
+  }
+  process.exit(code);
 }
-
-function us(ns: number): string {
-  return (ns / 1e3).toFixed(2).padStart(9);
-}
-
-async function main(): Promise<void> {
-  const opts = parseDemoArgs(process.argv.slice(2));
-  if (opts.pktgenSeconds > 0) {
-    console.log('bypass demo, part 1: pktgen on lcore 1, 64 flows of 64-byte UDP frames, through');
-    console.log(
-      'two user-space ports wired back to back (net_ring), received and timed on the same lcore',
-    );
-    await pktgenPart(opts.pktgenSeconds);
-    console.log();
-  }
-  console.log(
-    'bypass demo, part 2: two lcores on worker_threads ping-pong a token through shared memory',
-  );
-  console.log(`  ${opts.roundTrips} round trips per mode, ${availableParallelism()} CPUs here`);
-  if (availableParallelism() < 2) {
-    console.log(
-      '  note: fewer than 2 CPUs, so the spinning lcores share one core: spin latency is the scheduler',
-    );
-  }
-  const results: ModeResult[] = [];
-  for (const mode of opts.modes) {
-    process.stdout.write(`  running ${mode}...`);
-    const r = await pingPong(mode, opts.roundTrips);
-    results.push(r);
-    process.stdout.write(` ${(r.roundTrips / r.elapsedMs / 1e3).toFixed(2)} M round trips/s\n`);
-  }
-  console.log();
-  console.log(
-    'round-trip latency (us)    p50        p90        p99      p99.9        max     count',
-  );
-  for (const r of results) {
-    const p = r.percentilesNs;
-    console.log(
-      `  ${(r.mode === 'spin' ? 'busy polling' : 'parked (Doorbell)').padEnd(22)}` +
-        `${us(p.p50)}  ${us(p.p90)}  ${us(p.p99)}  ${us(p['p99.9'])}  ${us(p.max)}  ${String(r.roundTrips).padStart(8)}`,
-    );
-  }
-  console.log();
-  console.log(
-    'Busy polling answers fastest and keeps both cores at 100% even when idle; parking frees',
-  );
-  console.log(
-    'an idle core and pays a futex wake-up (Atomics.notify) on every hand-over, as measured above.',
-  );
-  console.log('bypass lcores busy-poll by default; adaptive polling spins first, then parks.');
-  console.log(
-    JSON.stringify({ demo: 'pingpong', results: results.map(({ histogram: _, ...r }) => r) }),
-  );
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) await main();

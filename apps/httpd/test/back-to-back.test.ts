@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanup, init } from '@bypass/eal';
+import type { LoadProgress } from '@bypass/loadgen';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HttpdLcoreResult, runHttpdLoad } from '../src/index.js';
 
@@ -21,11 +22,21 @@ afterAll(async () => {
 
 describe('httpd + loadgen over back-to-back net_ring ports', () => {
   it('serves keep-alive GETs for a second: requests, no errors, pools full', async () => {
+    const progress: LoadProgress[] = [];
     const r = await runHttpdLoad({
       httpd: { size: 256 },
       load: { connections: 32, durationS: 1 },
       print: () => {},
+      onProgress: (p) => progress.push(p),
+      progressS: 0.25,
     });
+    // Live progress from the client lcores' shared counters while the load ran.
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    const last = progress.at(-1)!;
+    expect(last.totalRequests).toBeGreaterThan(0);
+    expect(last.totalRequests).toBeLessThanOrEqual(r.requests);
+    expect(last.totalBytesRx).toBeGreaterThan(0);
+    expect(last.p99Us).toBeGreaterThan(0);
     console.log(
       `back-to-back httpd: ${r.requests} requests, ${r.requestsPerSec.toFixed(0)} req/s, ${r.gbps.toFixed(3)} Gbit/s, p50 ${r.latencyUs.p50} us, p99 ${r.latencyUs.p99} us`,
     );

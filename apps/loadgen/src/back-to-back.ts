@@ -6,7 +6,7 @@
 import { onCleanup, remoteLaunch } from '@bypass/eal';
 import { ethDevByName, ethDevCreate, ethDevInfo, ethDevStop } from '@bypass/pmd';
 import type { ClientLcoreArg } from './lcore.js';
-import type { LoadLcoreResult } from './load.js';
+import { LOADGEN_P99_GAUGE, type LoadLcoreResult } from './load.js';
 import {
   appPool,
   type LcoreNet,
@@ -60,6 +60,30 @@ export interface BackToBackOptions<A = unknown> {
   print?: (line: string) => void;
   /** Print the wrk-style result at the end (default false). */
   report?: boolean;
+  /** Called every `progressS` seconds while the load runs, from the client lcores' counters. */
+  onProgress?: (p: LoadProgress) => void;
+  /** Seconds between onProgress calls (default: periodS when > 0, else 1). */
+  progressS?: number;
+}
+
+/** The load so far, as onProgress sees it (counters from shared memory, no messages). */
+export interface LoadProgress {
+  /** Seconds since the lcores were launched. */
+  elapsedS: number;
+  /** Seconds since the previous call. */
+  dt: number;
+  /** Responses, response bytes and errors in the last `dt` seconds. */
+  requests: number;
+  bytesRx: number;
+  errors: number;
+  /** Since the start. */
+  totalRequests: number;
+  totalBytesRx: number;
+  /**
+   * p99 latency so far (microseconds): the highest of the client lcores' own p99s (an upper
+   * bound of the merged p99; the exact one comes with the result). Undefined before a response.
+   */
+  p99Us?: number;
 }
 
 export interface BackToBackResult extends LoadResult {
@@ -201,17 +225,43 @@ export async function runBackToBack<A>(o: BackToBackOptions<A>): Promise<BackToB
   }
   let values: Record<number, unknown> = {};
   let failure: unknown;
+  const periodS = o.periodS ?? 0;
+  const onProgress = o.onProgress;
+  const totals = { requests: 0, bytesRx: 0 };
   try {
     values = await supervise({
       done,
       clients: clients.length,
       limitMs: load.durationS * 1000 + 30_000,
-      periodS: o.periodS ?? 0,
+      periodS: onProgress === undefined ? periodS : (o.progressS ?? (periodS > 0 ? periodS : 1)),
       print,
       stop: () => stopWord.set(1),
       lcores: [...servers, ...clients],
-      line: (delta, dt) =>
-        `  ${(delta('loadgen_requests', clients) / dt).toFixed(0).padStart(9)} req/s  ${((delta('loadgen_bytes_rx', clients) * 8) / dt / 1e9).toFixed(3)} Gbit/s in  errors ${delta('loadgen_errors', clients)}`,
+      line:
+        periodS > 0
+          ? (delta, dt) =>
+              `  ${(delta('loadgen_requests', clients) / dt).toFixed(0).padStart(9)} req/s  ${((delta('loadgen_bytes_rx', clients) * 8) / dt / 1e9).toFixed(3)} Gbit/s in  errors ${delta('loadgen_errors', clients)}`
+          : undefined,
+      progress:
+        onProgress === undefined
+          ? undefined
+          : (delta, dt, elapsedS, current) => {
+              const requests = delta('loadgen_requests', clients);
+              const bytesRx = delta('loadgen_bytes_rx', clients);
+              totals.requests += requests;
+              totals.bytesRx += bytesRx;
+              const p99Ns = Math.max(0, ...current(LOADGEN_P99_GAUGE, clients));
+              onProgress({
+                elapsedS,
+                dt,
+                requests,
+                bytesRx,
+                errors: delta('loadgen_errors', clients),
+                totalRequests: totals.requests,
+                totalBytesRx: totals.bytesRx,
+                p99Us: p99Ns > 0 ? p99Ns / 1e3 : undefined,
+              });
+            },
     });
   } catch (e) {
     failure = e;

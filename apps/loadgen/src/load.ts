@@ -38,6 +38,13 @@ export const LOADGEN_COUNTERS = [
   'loadgen_errors',
 ] as const;
 
+/**
+ * A gauge in the same row (set, not added): this lcore's p99 latency so far in ns, refreshed
+ * every P99_PERIOD_MS while the load runs (0 until the first response), for live progress.
+ */
+export const LOADGEN_P99_GAUGE = 'loadgen_p99_ns';
+const P99_PERIOD_MS = 250;
+
 const TICK_MS = 5;
 const RECONNECT_DELAY_MS = 50;
 const CLOSE_GRACE_MS = 500;
@@ -95,6 +102,8 @@ class LoadRun {
   #stoppedAt = 0;
   #nextTick = 0;
   #nextTimeoutCheck = 0;
+  #nextP99 = 0;
+  #p99Id = -1;
   #detach: () => void;
   #open = 0;
   readonly #row: Float64Array | undefined;
@@ -117,6 +126,8 @@ class LoadRun {
       const st = lcoreStats();
       this.#row = st.row;
       for (const n of LOADGEN_COUNTERS) this.#ids.push(st.counterId(n));
+      this.#p99Id = st.counterId(LOADGEN_P99_GAUGE);
+      st.row[this.#p99Id] = 0;
     }
     this.start = rt.now();
     this.deadline = this.start + o.durationS * 1000;
@@ -155,6 +166,10 @@ class LoadRun {
         this.checkTimeouts(now);
       }
       this.publish();
+      if (now >= this.#nextP99) {
+        this.#nextP99 = now + P99_PERIOD_MS;
+        this.publishP99();
+      }
     } else if (this.#open === 0 || now >= this.#stoppedAt + CLOSE_GRACE_MS) {
       for (const c of this.conns) c.sock?.abort();
       this.finish();
@@ -275,6 +290,7 @@ class LoadRun {
     this.#stoppedAt = now;
     this.counters.recording = false;
     this.publish();
+    this.publishP99();
     for (const c of this.conns) {
       if (c.sock === null) continue;
       if (c.established) c.sock.end();
@@ -318,6 +334,12 @@ class LoadRun {
     this.#add(row, 1, k.bytesRx);
     this.#add(row, 2, k.bytesTx);
     this.#add(row, 3, k.errConnect + k.errRead + k.errWrite + k.errTimeout);
+  }
+
+  /** Sets this lcore's p99-so-far gauge (ns) from its histogram. */
+  publishP99(): void {
+    if (this.#row === undefined || this.histogram.totalCount === 0) return;
+    this.#row[this.#p99Id] = this.histogram.getValueAtPercentile(99);
   }
 
   #add(row: Float64Array, i: number, value: number): void {

@@ -14,6 +14,16 @@ export interface SuperviseOptions {
   periodS: number;
   /** One line from the counters' change over `dt` seconds (per lcore counters by name). */
   line?: (delta: (name: string, lcores?: readonly number[]) => number, dt: number) => string;
+  /**
+   * Called every period (with or without `line`): the counters' change over `dt` seconds, the
+   * seconds since the run began, and the counters' current values (gauges) of `lcores`.
+   */
+  progress?: (
+    delta: (name: string, lcores?: readonly number[]) => number,
+    dt: number,
+    elapsedS: number,
+    current: (name: string, lcores: readonly number[]) => number[],
+  ) => void;
   print: (line: string) => void;
   /** Ends the lcores' loops (default: the EAL's stop(), final until cleanup()). */
   stop?: () => void;
@@ -51,7 +61,7 @@ export async function supervise(o: SuperviseOptions): Promise<Record<number, unk
   while (!finished()) {
     await sleep(periodMs > 0 ? Math.min(20, Math.max(1, nextPrint - now())) : 20);
     const t = now();
-    if (periodMs > 0 && t >= nextPrint && o.line !== undefined) {
+    if (periodMs > 0 && t >= nextPrint && (o.line !== undefined || o.progress !== undefined)) {
       const cur = collectStats().lcores;
       const prev = last.stats;
       const delta = (name: string, lcores?: readonly number[]) => {
@@ -62,7 +72,11 @@ export async function supervise(o: SuperviseOptions): Promise<Record<number, unk
         }
         return d;
       };
-      o.print(o.line(delta, (t - last.t) / 1000));
+      const dt = (t - last.t) / 1000;
+      if (o.line !== undefined) o.print(o.line(delta, dt));
+      o.progress?.(delta, dt, (t - t0) / 1000, (name, lcores) =>
+        lcores.map((l) => cur[l]?.[name] ?? 0),
+      );
       last = { t, stats: cur };
       nextPrint += periodMs;
       if (nextPrint < t) nextPrint = t + periodMs;

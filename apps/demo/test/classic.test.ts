@@ -1,8 +1,8 @@
 import * as hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import { DemoOptionError, parseDemoArgs, pingPong, pktgenPart } from '../src/main.js';
+import { DemoOptionError, parseDemoArgs, pingPong, pktgenPart } from '../src/classic.js';
 
-describe('demo', () => {
+describe('classic demo (--classic)', () => {
   it('parses its options and names a bad one', () => {
     expect(
       parseDemoArgs(['--', '--round-trips', '50', '--mode', 'park', '--pktgen-seconds', '0']),

@@ -1,0 +1,60 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as hdr from 'hdr-histogram-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseStartArgs, StartOptionError } from '../src/main.js';
+
+const DEMO = fileURLToPath(new URL('..', import.meta.url));
+
+describe('pnpm start (httpd + loadgen)', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('parses its options and names a bad one', () => {
+    const o = parseStartArgs(['--duration', '3', '--connections', '8', '--size', '1024']);
+    expect(o).toMatchObject({ durationS: 3, connections: 8, size: 1024, vdevs: [], port: 8080 });
+    expect(o.reportDir).toMatch(/reports$/);
+    expect(parseStartArgs(['--vdev', 'net_tap0,iface=bp0', '--ip', '10.1.0.2/24'])).toMatchObject({
+      vdevs: ['net_tap0,iface=bp0'],
+      ip: '10.1.0.2/24',
+    });
+    expect(() => parseStartArgs(['--duration', '0'])).toThrow(StartOptionError);
+    expect(() => parseStartArgs(['--connections', 'many'])).toThrow(
+      '--connections must be an integer in [1, 65536], got many',
+    );
+    expect(() => parseStartArgs(['--verbose'])).toThrow(StartOptionError);
+  });
+
+  it('`pnpm start -- --duration 2` exits 0 and writes a report whose JSON holds requests and a histogram', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bypass-start-'));
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/main.ts', '--', '--duration', '2', '--report-dir', dir!],
+        { cwd: DEMO, timeout: 45_000 },
+        (_e, stdout, stderr) => resolve({ code: child.exitCode, stdout, stderr }),
+      );
+    });
+    expect(code, `${stdout}\n${stderr}`).toBe(0);
+    expect(stdout).toMatch(/requests\/s/);
+    const files = readdirSync(dir);
+    const json = files.find((f) => f.endsWith('.json'));
+    expect(files.some((f) => f.endsWith('.html'))).toBe(true);
+    expect(json).toBeDefined();
+    const report = JSON.parse(readFileSync(join(dir, json!), 'utf8'));
+    expect(report.summary.requests).toBeGreaterThan(0);
+    expect(report.lcores.map((l: { role: string }) => l.role).sort()).toContain('server');
+    const h = hdr.decodeFromCompressedBase64(report.histogram.encoded);
+    expect(h.totalCount).toBeGreaterThan(0);
+  });
+});

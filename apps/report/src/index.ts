@@ -1,0 +1,9 @@
+export { intervalLog, percentileText } from './histogram.js';
+export { escapeHtml } from './html.js';
+export {
+  renderBenchmarksReport,
+  renderRunReport,
+  renderScalingReport,
+  writeReport,
+} from './render.js';
+export type { RunReport, ScalingReport } from './types.js';
