@@ -6,6 +6,7 @@
 //   --vdev net_tap0,iface=bp0 [--ip 10.0.0.2/24]: the same server on a tap port, no load
 //   generator; prints a curl command to try, Ctrl-C stops.
 //   --classic: the earlier demo (pktgen, then a doorbell ping-pong); see classic.ts.
+import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,13 @@ import { parseArgs } from 'node:util';
 import { cleanup, init } from '@bypass/eal';
 import { type HttpdLcoreResult, parseHttpdArgs, runHttpd, runHttpdLoad } from '@bypass/httpd';
 import type { BackToBackResult, LoadProgress } from '@bypass/loadgen';
-import { percentileText, type RunReport, renderRunReport, writeReport } from '@bypass/report';
+import {
+  intervalLog,
+  percentileText,
+  type RunReport,
+  renderRunReport,
+  writeReport,
+} from '@bypass/report';
 import { runClassic } from './classic.js';
 
 export class StartOptionError extends Error {
@@ -220,8 +227,12 @@ export async function runStart(
   printSummary(report, result, print);
   const name = `start-${date.toISOString().replace(/[:.]/g, '-')}`;
   const paths = writeReport(o.reportDir, name, renderRunReport(report), report);
+  // HdrHistogram's interval log (one interval a second), for HistogramLogAnalyzer.
+  const hlog = resolve(o.reportDir, `${name}.hlog`);
+  writeFileSync(hlog, intervalLog(result.intervals, 'ns'));
   print(`report: ${paths.html}`);
   if (paths.json !== undefined) print(`        ${paths.json}`);
+  print(`        ${hlog}`);
   return { ...paths, result };
 }
 

@@ -56,5 +56,17 @@ describe('pnpm start (httpd + loadgen)', () => {
     expect(report.lcores.map((l: { role: string }) => l.role).sort()).toContain('server');
     const h = hdr.decodeFromCompressedBase64(report.histogram.encoded);
     expect(h.totalCount).toBeGreaterThan(0);
+    // The interval log: HdrHistogram's header, then one line per second whose counts add up to
+    // the whole run's.
+    const hlog = files.find((f) => f.endsWith('.hlog'));
+    expect(hlog).toBeDefined();
+    const log = readFileSync(join(dir, hlog!), 'utf8').split('\n');
+    expect(log[0]).toBe('#[Histogram log format version 1.3]');
+    const lines = log.filter((l) => /^\d/.test(l));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    const total = lines
+      .map((l) => hdr.decodeFromCompressedBase64(l.split(',')[3]).totalCount)
+      .reduce((a, b) => a + b, 0);
+    expect(total).toBe(h.totalCount);
   });
 });

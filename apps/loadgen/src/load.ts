@@ -28,6 +28,11 @@ export interface LoadLcoreResult {
   seconds: number;
   /** Latency in ns, HdrHistogram compressed base64 (merge with mergeHistograms). */
   histogram: string;
+  /**
+   * The cumulative histogram once a second (`t`: seconds since the start), so that the main
+   * thread can cut the run into per-second intervals (HdrHistogram's interval log).
+   */
+  snapshots: { t: number; histogram: string }[];
 }
 
 /** Shared statistics counters (per lcore row, see @bypass/eal lcoreStats). */
@@ -44,6 +49,7 @@ export const LOADGEN_COUNTERS = [
  */
 export const LOADGEN_P99_GAUGE = 'loadgen_p99_ns';
 const P99_PERIOD_MS = 250;
+const SNAPSHOT_PERIOD_MS = 1000;
 
 const TICK_MS = 5;
 const RECONNECT_DELAY_MS = 50;
@@ -130,6 +136,7 @@ class LoadRun {
       st.row[this.#p99Id] = 0;
     }
     this.start = rt.now();
+    this.#nextSnapshot = this.start + SNAPSHOT_PERIOD_MS;
     this.deadline = this.start + o.durationS * 1000;
     for (let i = 0; i < o.connections; i++) {
       const acct =
@@ -169,6 +176,14 @@ class LoadRun {
       if (now >= this.#nextP99) {
         this.#nextP99 = now + P99_PERIOD_MS;
         this.publishP99();
+      }
+      if (now >= this.#nextSnapshot) {
+        // Once a second, off the per-response path: one encoding of the histogram so far.
+        this.#nextSnapshot += SNAPSHOT_PERIOD_MS;
+        this.#snapshots.push({
+          t: (now - this.start) / 1000,
+          histogram: hdr.encodeIntoCompressedBase64(this.histogram),
+        });
       }
     } else if (this.#open === 0 || now >= this.#stoppedAt + CLOSE_GRACE_MS) {
       for (const c of this.conns) c.sock?.abort();
@@ -321,8 +336,18 @@ class LoadRun {
       bytesTx: k.bytesTx,
       seconds: ((this.#stoppedAt || this.rt.now()) - this.start) / 1000,
       histogram: hdr.encodeIntoCompressedBase64(this.histogram),
+      snapshots: [
+        ...this.#snapshots,
+        {
+          t: ((this.#stoppedAt || this.rt.now()) - this.start) / 1000,
+          histogram: hdr.encodeIntoCompressedBase64(this.histogram),
+        },
+      ],
     });
   }
+
+  readonly #snapshots: { t: number; histogram: string }[] = [];
+  #nextSnapshot = Number.POSITIVE_INFINITY;
 
   readonly #published = new Float64Array(4);
   /** Adds what changed since the last call to the lcore's shared counters. */

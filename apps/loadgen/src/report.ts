@@ -40,6 +40,8 @@ export interface LoadResult {
   latencyUs: LatencySummary;
   /** The merged latency histogram (ns), HdrHistogram compressed base64. */
   histogram: string;
+  /** Per-second intervals of the merged latency (ns), for HdrHistogram's interval log. */
+  intervals: { startS: number; endS: number; encoded: string }[];
   perLcore: LoadLcoreResult[];
 }
 
@@ -90,6 +92,7 @@ export function mergeLoadResults(o: ResolvedLoadOptions, perLcore: LoadLcoreResu
     connects: sum((r) => r.connects),
     latencyUs: summarize(merged),
     histogram: hdr.encodeIntoCompressedBase64(merged),
+    intervals: intervalHistograms(perLcore),
     perLcore,
   };
 }
@@ -139,4 +142,39 @@ export function printLoadResult(r: LoadResult, print: (line: string) => void = c
   print(
     `Transfer/sec: ${fmtBytes(r.bytesRx / Math.max(r.seconds, 1e-9))}  (${r.gbps.toFixed(3)} Gbit/s in, ${r.txGbps.toFixed(3)} Gbit/s out)`,
   );
+}
+
+/**
+ * Cuts the run into the intervals of the lcores' cumulative snapshots (one a second): interval i
+ * is snapshot i less snapshot i-1 on each lcore, summed over the lcores (they start within a
+ * millisecond of each other, so snapshot i is the same second everywhere).
+ */
+export function intervalHistograms(
+  perLcore: LoadLcoreResult[],
+): { startS: number; endS: number; encoded: string }[] {
+  const n = Math.max(0, ...perLcore.map((r) => r.snapshots?.length ?? 0));
+  const out: { startS: number; endS: number; encoded: string }[] = [];
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const parts: string[] = [];
+    let end = start;
+    for (const r of perLcore) {
+      const snaps = r.snapshots ?? [];
+      if (i >= snaps.length) continue;
+      const now = hdr.decodeFromCompressedBase64(snaps[i].histogram);
+      if (i > 0) {
+        const before = hdr.decodeFromCompressedBase64(snaps[i - 1].histogram);
+        now.subtract(before);
+        before.destroy();
+      }
+      parts.push(hdr.encodeIntoCompressedBase64(now));
+      now.destroy();
+      end = Math.max(end, snaps[i].t);
+    }
+    const merged = mergeHistograms(parts);
+    out.push({ startS: start, endS: end, encoded: hdr.encodeIntoCompressedBase64(merged) });
+    merged.destroy();
+    start = end;
+  }
+  return out;
 }
