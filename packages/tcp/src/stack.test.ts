@@ -627,6 +627,55 @@ describe('Stack: IPv4 input', () => {
 });
 
 describe('Stack: ICMP', () => {
+  it('learns an on-link sender from its datagram: the reply needs no ARP (smoltcp)', () => {
+    const r = rig();
+    const data = pattern(8);
+    const ping = (src: number, mac: number) =>
+      r.stack.inputBytes(
+        toUs(icmpPacket({ kind: 'echo-request', ident: 1, seq: 1, data }, { src }), OUR_MAC, mac),
+        0,
+      );
+    const d = counted(r, () => ping(HOST3_IP, HOST3_MAC));
+    expect(d).toEqual({ rxFrames: 1, icmpEchoIn: 1, txFrames: 1 });
+    const out = parseIpFrame(one(r));
+    expect(out.eth.dst).toBe(HOST3_MAC);
+    expect(out.ip.dst).toBe(HOST3_IP);
+    expect(r.stack.arp.lookup(HOST3_IP, 0)).toBe(HOST3_MAC);
+    // A known neighbour is not rewritten by an IP datagram (only ARP changes it) ...
+    ping(HOST3_IP, 0x02_00_00_00_00_33);
+    expect(parseIpFrame(one(r)).eth.dst).toBe(HOST3_MAC);
+    expect(r.stack.arp.lookup(HOST3_IP, 0)).toBe(HOST3_MAC);
+    // ... and an off-link source (through the gateway's MAC) teaches nothing.
+    r.stack.inputBytes(
+      toUs(udpPacket({ srcPort: 53, dstPort: 9, payload: data }, { src: FAR_IP }), OUR_MAC, GW_MAC),
+      0,
+    );
+    expect(r.stack.arp.lookup(FAR_IP, 0)).toBe(-1);
+    r.stack.takeTxBytes();
+    finish(r);
+  });
+
+  it('a datagram from a neighbour being resolved releases what waits for it', () => {
+    const r = rig();
+    const u = r.stack.udpBind(5000, {});
+    u.sendTo(HOST3_IP, 53, pattern(10), 0);
+    expect(r.stack.takeTxBytes().map((f) => parseArpFrame(f).arp.targetIp)).toEqual([HOST3_IP]);
+    expect(r.stack.arp.pendingTotal).toBe(1);
+    r.stack.inputBytes(
+      toUs(
+        udpPacket({ srcPort: 53, dstPort: 9, payload: pattern(4) }, { src: HOST3_IP }),
+        OUR_MAC,
+        HOST3_MAC,
+      ),
+      10,
+    );
+    expect(r.stack.arp.pendingTotal).toBe(0);
+    const frames = r.stack.takeTxBytes().map(parseIpFrame);
+    const udp = frames.filter((f) => f.ip.protocol === IP_PROTO_UDP);
+    expect(udp.map((f) => [f.eth.dst, f.ip.dst])).toEqual([[HOST3_MAC, HOST3_IP]]);
+    finish(r);
+  });
+
   it('answers an echo request with the same ident, sequence and data, checksum right', () => {
     const r = rig();
     const data = pattern(37);

@@ -984,6 +984,7 @@ export class Stack implements TcpHost {
       st.rxNotForUs++;
       return;
     }
+    if (dst === this.localIp) this.learnNeighbour(b, ip, now);
     if (ipv4IsFragment(b, ip)) {
       st.rxFragments++;
       const whole = this.reassembler.add(b, ip, now);
@@ -995,6 +996,21 @@ export class Stack implements TcpHost {
       return;
     }
     this.l4(b, ip, ol, rssHash, now);
+  }
+
+  /**
+   * smoltcp's habit: a unicast datagram from an on-link host tells us the host's MAC. With one
+   * stack per queue, an ARP reply reaches one queue only; the neighbour's first segment (its SYN)
+   * reaching this lcore is then enough to answer it, instead of an ARP retry a second later.
+   * Only unknown or unresolved neighbours are learned: a known entry changes through ARP alone.
+   */
+  private learnNeighbour(b: Uint8Array, ip: number, now: number): void {
+    const src = ipv4Src(b, ip);
+    if (((src ^ this.localIp) & this.#netmask) !== 0 || src === this.localIp) return;
+    if (!isUnicastSource(src, this.#broadcast) || this.arp.lookup(src, now) >= 0) return;
+    const mac = getMac(b, ip - ETH_HEADER_LEN + 6);
+    if (macIsMulticast(mac)) return;
+    if (this.arp.update(src, mac, now, true)) this.flushPending(src, mac);
   }
 
   private l4(b: Uint8Array, ip: number, ol: number, rssHash: number, now: number): void {
