@@ -2,7 +2,7 @@
 // client lcore to the server lcore. The client writes `bytes` as fast as the window lets it;
 // the server counts them. Progress goes through a memzone the main thread reads.
 import { memzoneLookup, now, pktmbufPoolLookup, runPollLoop } from '@bypass/eal';
-import { Stack, StackPort, type TcpSocket } from '@bypass/tcp';
+import { parseIpv4, parseMac, Stack, StackPort, type TcpSocket } from '@bypass/tcp';
 import { patternBuffer } from './common.js';
 
 export interface BulkLcoreArg {
@@ -49,7 +49,7 @@ export function bulk(arg: BulkLcoreArg) {
     tcp: { sendBuffer: arg.bufferBytes, recvBuffer: arg.bufferBytes },
     startMs: now(),
   });
-  stack.arp.addStatic(ipNumber(arg.peerIp), macNumber(arg.peerMac));
+  stack.arp.addStatic(parseIpv4(arg.peerIp), parseMac(arg.peerMac));
   const sp = new StackPort(stack, arg.port, 0, 32);
   const chunk = patternBuffer(arg.chunk);
 
@@ -104,12 +104,4 @@ export function bulk(arg: BulkLcoreArg) {
     progress[Progress.RETRANSMITS] = stack.tcpStats.retransSegs;
     return n;
   });
-}
-
-function ipNumber(s: string): number {
-  return s.split('.').reduce((a, x) => a * 256 + Number(x), 0) >>> 0;
-}
-
-function macNumber(s: string): number {
-  return Number.parseInt(s.replaceAll(':', ''), 16);
 }

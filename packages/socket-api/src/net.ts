@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { Duplex } from 'node:stream';
+import { ipv4ToString } from '@bypass/tcp';
 import {
   type CallbackListener,
   type CallbackSocket,
@@ -503,8 +504,7 @@ export class Server extends EventEmitter {
   }
 
   private address0(): string {
-    const ip = this.runtime.stack.localIp;
-    return `${ip >>> 24}.${(ip >>> 16) & 0xff}.${(ip >>> 8) & 0xff}.${ip & 0xff}`;
+    return ipv4ToString(this.runtime.stack.localIp);
   }
 
   private accept(cb: CallbackSocket): undefined {

@@ -10,7 +10,14 @@ import {
   RSS_DEFAULT_KEY,
   Toeplitz,
 } from '@bypass/pmd';
-import { Stack, type StackOptions, StackPort, type TcpOptions } from '@bypass/tcp';
+import {
+  parseIpv4,
+  parseMac,
+  Stack,
+  type StackOptions,
+  StackPort,
+  type TcpOptions,
+} from '@bypass/tcp';
 
 /**
  * One lcore's network: a Stack bound to one queue of a port, and the poll loop that drives it.
@@ -130,7 +137,7 @@ export class NetRuntime {
       startMs: now(),
     });
     for (const [ip, m] of Object.entries(o.neighbours ?? {})) {
-      this.stack.arp.addStatic(ipv4(ip), Number.parseInt(m.replaceAll(':', ''), 16));
+      this.stack.arp.addStatic(parseIpv4(ip), parseMac(m));
     }
     this.port = port;
     this.queue = queue;
@@ -180,9 +187,4 @@ export class NetRuntime {
     this.stack.close();
     if (current === this) current = undefined;
   }
-}
-
-function ipv4(s: string): number {
-  const p = s.split('.').map(Number);
-  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
 }

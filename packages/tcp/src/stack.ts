@@ -256,8 +256,9 @@ export class Stack implements TcpHost {
   txCount = 0;
   l4Off = 0;
 
-  readonly #listeners = new Map<number, TcpListener>();
-  readonly #udp = new Map<number, UdpSocket>();
+  /** Listeners and bound UDP sockets by port: an index, not a Map lookup per segment. */
+  readonly #listeners: (TcpListener | undefined)[] = new Array(65536).fill(undefined);
+  readonly #udp: (UdpSocket | undefined)[] = new Array(65536).fill(undefined);
   readonly #seg = new Segment();
   readonly #rss: StackOptions['rss'];
   readonly #secret: Uint8Array;
@@ -535,7 +536,7 @@ export class Stack implements TcpHost {
     options: TcpListenOptions = {},
   ): TcpListener {
     checkPort('port', port);
-    if (this.#listeners.has(port)) {
+    if (this.#listeners[port] !== undefined) {
       throw new TcpSocketError(
         'EADDRINUSE',
         `port ${port} already has a listener on this stack; close it first or use another port`,
@@ -554,14 +555,14 @@ export class Stack implements TcpHost {
       syn,
       backlog,
     );
-    this.#listeners.set(port, l);
+    this.#listeners[port] = l;
     return l;
   }
 
   /** Stops listening; connections already accepted are not affected, pending ones are reset. */
   tcpUnlisten(listener: TcpListener, now: number): void {
-    if (this.#listeners.get(listener.port) !== listener) return;
-    this.#listeners.delete(listener.port);
+    if (this.#listeners[listener.port] !== listener) return;
+    this.#listeners[listener.port] = undefined;
     listener.closed = true;
     for (const s of [...listener.acceptQueue]) s.abort(now);
     for (const s of [...this.connections]) if (s.listener === listener) s.abort(now);
@@ -613,17 +614,17 @@ export class Stack implements TcpHost {
   /** Binds a UDP port. Throws TcpSocketError EADDRINUSE when taken. */
   udpBind(port: number, handlers: UdpHandlers): UdpSocket {
     checkPort('port', port);
-    if (this.#udp.has(port)) {
+    if (this.#udp[port] !== undefined) {
       throw new TcpSocketError('EADDRINUSE', `UDP port ${port} is already bound on this stack`);
     }
     const s = new UdpSocket(this, port, handlers);
-    this.#udp.set(port, s);
+    this.#udp[port] = s;
     return s;
   }
 
   /** @internal UdpSocket.close */
   udpUnbind(s: UdpSocket): void {
-    if (this.#udp.get(s.port) === s) this.#udp.delete(s.port);
+    if (this.#udp[s.port] === s) this.#udp[s.port] = undefined;
   }
 
   private pickPort(rip: number, rport: number): number {
@@ -1078,14 +1079,13 @@ export class Stack implements TcpHost {
     }
     const hash = rssHash >= 0 ? rssHash : this.flowHash(src, seg.srcPort, seg.dstPort);
     const s = this.connections.lookup(hash, src, seg.srcPort, seg.dstPort);
-    const l = this.#listeners.get(seg.dstPort);
     const flags = seg.flags;
     if (s !== undefined) {
       // RFC 6191 in spirit (Linux's tcp_timewait_state_process): a new SYN above the old
       // connection's sequence space reopens a TIME_WAIT pair at once.
       if (
         s.state === TcpState.TIME_WAIT &&
-        l !== undefined &&
+        this.#listeners[seg.dstPort] !== undefined &&
         (flags & (FLG_SYN | FLG_ACK | FLG_RST)) === FLG_SYN &&
         seqGt(seg.seq, s.rcvNxt)
       ) {
@@ -1096,6 +1096,7 @@ export class Stack implements TcpHost {
         return;
       }
     }
+    const l = this.#listeners[seg.dstPort];
     if (l !== undefined && (flags & (FLG_SYN | FLG_ACK | FLG_RST)) === FLG_SYN) {
       this.passiveOpen(l, seg, now);
       return;
@@ -1170,7 +1171,7 @@ export class Stack implements TcpHost {
       return;
     }
     st.udpIn++;
-    const s = this.#udp.get(udpDstPort(b, off));
+    const s = this.#udp[udpDstPort(b, off)];
     if (s === undefined) {
       st.udpNoPort++;
       if (ipv4Dst(b, ip) === this.localIp)

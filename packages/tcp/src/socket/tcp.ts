@@ -315,7 +315,8 @@ export class TcpSocket {
 
   bytesReceived = 0;
   bytesSent = 0;
-  bytesAcked_ = 0;
+  /** Bytes of ours the peer acknowledged. */
+  bytesAcknowledged = 0;
 
   constructor(
     host: TcpHost,
@@ -499,7 +500,7 @@ export class TcpSocket {
       return;
     }
     if (this.state === S.SYN_SENT) {
-      this.toClosed(null, now);
+      this.toClosed(null);
       return;
     }
     this.end(now);
@@ -512,7 +513,7 @@ export class TcpSocket {
     if (this.state >= S.SYN_RECEIVED && this.state <= S.LAST_ACK && this.state !== S.SYN_SENT) {
       this.sendControl(FLG_RST | FLG_ACK, this.sndNxt, this.rcvNxt, now);
     }
-    this.toClosed(this.state === S.TIME_WAIT ? null : 'ECONNABORTED', now);
+    this.toClosed(this.state === S.TIME_WAIT ? null : 'ECONNABORTED');
   }
 
   /** Copies and consumes up to `len` received bytes (pull mode). Returns the count. */
@@ -644,15 +645,12 @@ export class TcpSocket {
       }
       if (this.state === S.SYN_RECEIVED && this.listener !== null) {
         // RFC 9293 3.10.7.4: a passive open returns to LISTEN; the half-open connection just goes.
-        this.toClosed(null, now);
+        this.toClosed(null);
         return;
       }
       const closing = this.state >= S.CLOSING && this.state !== S.CLOSE_WAIT;
       if (!closing) this.host.tcpStats.estabResets++;
-      this.toClosed(
-        closing ? null : this.state === S.SYN_RECEIVED ? 'ECONNREFUSED' : 'ECONNRESET',
-        now,
-      );
+      this.toClosed(closing ? null : this.state === S.SYN_RECEIVED ? 'ECONNREFUSED' : 'ECONNRESET');
       return;
     }
     // Fourth: SYN in a synchronized state (RFC 5961 4.2: challenge ACK, whatever its sequence).
@@ -699,7 +697,7 @@ export class TcpSocket {
       // RFC 1122 4.2.2.13 (Linux's tcp_rcv_state_process): the application closed, so new data
       // can never be read: reset, and the writer learns it at once instead of after a timeout.
       this.sendControl(FLG_RST | FLG_ACK, this.sndMax, seqAdd(seq, len), now);
-      this.toClosed(null, now);
+      this.toClosed(null);
       return;
     }
     if (len > 0) {
@@ -749,7 +747,7 @@ export class TcpSocket {
       // RFC 5961 3.2 for SYN-SENT: an RST is valid only with an acceptable ACK.
       if (hasAck) {
         this.host.tcpStats.attemptFails++;
-        this.toClosed('ECONNREFUSED', now);
+        this.toClosed('ECONNREFUSED');
       }
       return;
     }
@@ -876,7 +874,7 @@ export class TcpSocket {
           this.enterTimeWait(now);
           break;
         case S.LAST_ACK:
-          this.toClosed(null, now);
+          this.toClosed(null);
           return false;
       }
     }
@@ -906,7 +904,7 @@ export class TcpSocket {
       const n = Math.min(inBuf, this.sendBuf.length);
       this.sendBuf.discard(n);
       this.sndBufSeq = seqAdd(this.sndBufSeq, n);
-      this.bytesAcked_ += n;
+      this.bytesAcknowledged += n;
     }
     this.congestionOnAck(acked, flightBefore, now);
     // RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
@@ -1275,7 +1273,7 @@ export class TcpSocket {
     // PSH on the segment that empties the buffer (RFC 9293 3.9.1.2: senders set it at the end of a write).
     if (len > 0 && seqSub(seqAdd(seq, len), this.sndBufSeq) >= this.sendBuf.length)
       flags |= FLG_PSH;
-    const hdr = this.writeHeader(m, seq, flags, now);
+    const hdr = this.writeHeader(seq, flags, now);
     const data = host.data;
     const payloadAt = host.l4Off + hdr;
     if (len > 0) this.sendBuf.peek(seqSub(seq, this.sndBufSeq), data, payloadAt, len);
@@ -1283,7 +1281,7 @@ export class TcpSocket {
     host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr + len, now, tso);
     host.tcpStats.segsOut++;
     this.bytesSent += len;
-    this.afterSend(now);
+    this.afterSend();
     const end = seqAdd(seq, len + (fin ? 1 : 0));
     if (fin) this.finSent = true;
     if (atNxt) {
@@ -1373,10 +1371,10 @@ export class TcpSocket {
     // SND.MAX, not SND.NXT: after a timeout SND.NXT falls back to SND.UNA while the peer's
     // RCV.NXT may be past it, and an ACK it cannot accept would be lost (Linux's snd_nxt never
     // moves back either).
-    const hdr = this.writeHeader(m, this.sndMax, FLG_ACK, now);
+    const hdr = this.writeHeader(this.sndMax, FLG_ACK, now);
     this.host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr, now, 0);
     this.host.tcpStats.segsOut++;
-    this.afterSend(now);
+    this.afterSend();
   }
 
   /** A control segment (RST) without our options; `ack` 0 and no ACK flag for <SEQ=SEG.ACK><CTL=RST>. */
@@ -1392,8 +1390,7 @@ export class TcpSocket {
   }
 
   /** Writes a header with our options and the current ACK and window; returns its length. */
-  private writeHeader(m: number, seq: number, flags: number, now: number): number {
-    void m;
+  private writeHeader(seq: number, flags: number, now: number): number {
     const d = this.host.data;
     const o = this.host.l4Off;
     let hdr = TCP_HEADER_LEN;
@@ -1432,12 +1429,11 @@ export class TcpSocket {
   }
 
   /** Bookkeeping after any segment that carries our ACK. */
-  private afterSend(now: number): void {
+  private afterSend(): void {
     this.lastAckSent = this.rcvNxt;
     this.ackNow = false;
     this.unackedBytes = 0;
     if (this.delAckAt !== NO_DEADLINE) this.delAckAt = NO_DEADLINE;
-    void now;
   }
 
   /**
@@ -1537,7 +1533,7 @@ export class TcpSocket {
         this.state === S.FIN_WAIT_2 ||
         this.state === S.SYN_RECEIVED
       ) {
-        this.toClosed(this.state === S.FIN_WAIT_2 ? 'ETIMEDOUT' : null, now);
+        this.toClosed(this.state === S.FIN_WAIT_2 ? 'ETIMEDOUT' : null);
         return;
       }
     }
@@ -1571,7 +1567,7 @@ export class TcpSocket {
       const limit = this.state === S.SYN_SENT ? o.synRetries : o.synAckRetries;
       if (this.retries >= limit) {
         if (this.state === S.SYN_SENT) stats.attemptFails++;
-        this.toClosed('ETIMEDOUT', now);
+        this.toClosed('ETIMEDOUT');
         return;
       }
       this.retries++;
@@ -1587,7 +1583,7 @@ export class TcpSocket {
     if (!seqGt(this.sndMax, this.sndUna)) return;
     if (this.retries >= o.maxRetries) {
       this.sendControl(FLG_RST | FLG_ACK, this.sndNxt, this.rcvNxt, now);
-      this.toClosed('ETIMEDOUT', now);
+      this.toClosed('ETIMEDOUT');
       return;
     }
     this.retries++;
@@ -1646,7 +1642,7 @@ export class TcpSocket {
     }
     if (this.keepAliveSent >= o.keepAliveProbes) {
       this.sendControl(FLG_RST | FLG_ACK, this.sndNxt, this.rcvNxt, now);
-      this.toClosed('ETIMEDOUT', now);
+      this.toClosed('ETIMEDOUT');
       return;
     }
     this.keepAliveSent++;
@@ -1660,17 +1656,16 @@ export class TcpSocket {
   private sendProbe(now: number): void {
     const m = this.host.ipAlloc();
     if (m < 0) return;
-    const hdr = this.writeHeader(m, seqAdd(this.sndUna, -1), FLG_ACK, now);
+    const hdr = this.writeHeader(seqAdd(this.sndUna, -1), FLG_ACK, now);
     this.host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr, now, 0);
     this.host.tcpStats.segsOut++;
-    this.afterSend(now);
+    this.afterSend();
   }
 
   // -------------------------------------------------------------------------------------------
   // Closing
 
-  private toClosed(error: TcpErrorCode, now: number): void {
-    void now;
+  private toClosed(error: TcpErrorCode): void {
     this.state = S.CLOSED;
     this.rtoAt = NO_DEADLINE;
     this.delAckAt = NO_DEADLINE;

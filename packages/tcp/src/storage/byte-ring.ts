@@ -6,7 +6,9 @@
  * - the receive buffer holds in-order bytes the application has not read, and past them, at
  *   offsets beyond `length`, out-of-order bytes (`writeAt`) that `commit` makes readable once the
  *   gap fills (the assembler says how far).
- * Copies go through `TypedArray.set` on at most two contiguous runs; nothing allocates.
+ * Copies go through `TypedArray.set` on at most two contiguous runs. Each run needs a
+ * `subarray` view of the source (set() takes no offset and length for it): one short-lived
+ * object per copy of a segment's payload, the only allocation on the TCP data path.
  */
 export class ByteRing {
   readonly buf: Uint8Array;
