@@ -12,6 +12,8 @@ import {
   parseVdev,
   pktmbufPoolCreate,
   remoteLaunch,
+  STARTUP_INTERRUPTED,
+  startupInterrupted,
 } from '@bypass/eal';
 import {
   ethDevByName,
@@ -21,6 +23,7 @@ import {
   ethDevStart,
   ethDevStop,
   ethRxQueueSetup,
+  ethStats,
   ethTxQueueSetup,
 } from '@bypass/pmd';
 import {
@@ -28,6 +31,7 @@ import {
   parseIPv4,
   TRANSPARENT_LCORE_MODULE,
   type TransparentLcoreArg,
+  type TransparentLcoreResult,
   type WildcardMode,
 } from '@bypass/socket-api';
 
@@ -193,6 +197,24 @@ function poolShape(
   return { n: args.mbufs ?? Math.max(8192, 4096 * queues), dataRoomSize: 2048 };
 }
 
+/** What `bypass run` prints once its lcores stopped: the port's and each lcore's counters. */
+export function runSummary(
+  seconds: number,
+  portName: string,
+  port: ReturnType<typeof ethStats>,
+  lcores: readonly TransparentLcoreResult[],
+): string {
+  const lines = [
+    `bypass run: stopped after ${seconds.toFixed(1)} s`,
+    `  port ${portName}: rx ${port.ipackets} packets (${port.ibytes} bytes), tx ${port.opackets} packets (${port.obytes} bytes), ${port.imissed} missed, ${port.ierrors + port.oerrors} errors`,
+  ];
+  for (const l of [...lcores].sort((a, b) => a.lcore - b.lcore))
+    lines.push(
+      `  lcore ${l.lcore} (queue ${l.queue}): ${l.rxFrames} frames in, ${l.txFrames} out, ${l.polls} polls (${l.work} with work)`,
+    );
+  return `${lines.join('\n')}\n`;
+}
+
 /**
  * `bypass run ...`: exit status 0 after SIGINT/SIGTERM, 1 when the program or an lcore failed (or
  * the setup did), 2 on bad usage.
@@ -288,13 +310,25 @@ export async function run(argv: readonly string[]): Promise<number> {
         `port ${info.name}${iface} with ${workers.length} queue${workers.length > 1 ? 's' : ''}, ` +
         `${args.ip}; SIGINT or SIGTERM stops\n`,
     );
-    await mpWaitLcore();
+    const started = performance.now();
+    const results = await mpWaitLcore();
+    process.stderr.write(
+      runSummary(
+        (performance.now() - started) / 1000,
+        info.name,
+        ethStats(port),
+        Object.values(results) as TransparentLcoreResult[],
+      ),
+    );
   } catch (e) {
     const err = e as Error;
-    process.stderr.write(
-      `bypass run: ${err instanceof LcoreError ? (err.stack ?? err.message) : `${err.name}: ${err.message}`}\n`,
-    );
-    code = err instanceof RunUsageError || err instanceof EalArgError ? 2 : 1;
+    if (startupInterrupted(err)) process.stderr.write(`bypass run: ${STARTUP_INTERRUPTED}\n`);
+    else {
+      process.stderr.write(
+        `bypass run: ${err instanceof LcoreError ? (err.stack ?? err.message) : `${err.name}: ${err.message}`}\n`,
+      );
+      code = err instanceof RunUsageError || err instanceof EalArgError ? 2 : 1;
+    }
   }
   if (port >= 0) {
     try {

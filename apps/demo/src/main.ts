@@ -11,7 +11,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cleanup, init } from '@bypass/eal';
+import { cleanup, init, log, STARTUP_INTERRUPTED, startupInterrupted } from '@bypass/eal';
 import { type HttpdLcoreResult, parseHttpdArgs, runHttpd, runHttpdLoad } from '@bypass/httpd';
 import type { BackToBackResult, LoadProgress } from '@bypass/loadgen';
 import {
@@ -299,7 +299,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     code = await main(process.argv.slice(2));
   } catch (e) {
     const err = e as Error;
-    console.error(err instanceof StartOptionError ? `${err.name}: ${err.message}` : err);
+    if (startupInterrupted(err)) {
+      log(5, 'EAL', STARTUP_INTERRUPTED);
+      code = 0;
+    } else console.error(err instanceof StartOptionError ? `${err.name}: ${err.message}` : err);
   }
   process.exit(code);
 }

@@ -18,6 +18,7 @@ import { log, setLogLevel } from './log.js';
 import { EalMemory, type LcoreStateName } from './memory.js';
 import { loadNative, tryPin } from './native.js';
 import type { FromLcore, ToLcore } from './protocol.js';
+import { StopPolicy } from './signals.js';
 import {
   defaultSlowPathThreads,
   reserveCompletionRings,
@@ -54,8 +55,7 @@ interface MainState {
   config: EalConfig;
   memory: EalMemory;
   lcores: Map<number, LcoreRecord>;
-  signalHandler?: (signal: NodeJS.Signals) => void;
-  signals: number;
+  stopPolicy?: StopPolicy;
   restoreAffinity?: number[];
   /** Errors of lcores that failed, first first. */
   failures: LcoreError[];
@@ -87,8 +87,12 @@ export interface InitResult {
 }
 
 export interface InitExtras {
-  /** Install SIGINT/SIGTERM handlers that stop every lcore (default true). */
+  /** Stop every lcore on SIGINT/SIGTERM, with signals.ts's policy for relayed duplicates and
+   * a later forced exit (default true). */
   handleSignals?: boolean;
+  /** Also stop when a launcher of this process (pnpm, npx, tsx: the ancestors in its process
+   * group) exits (default: as handleSignals). */
+  watchLauncher?: boolean;
   /** Threads of the slow-path piscina pool (default: the CPUs left over by the lcores, >= 1). */
   slowPathThreads?: number;
 }
@@ -130,7 +134,6 @@ export async function init(
     config,
     memory,
     lcores: new Map(),
-    signals: 0,
     failures: [],
     nextCollect: 1,
     slowPath,
@@ -200,7 +203,13 @@ export async function init(
       `not pinned: ${unpinned.map((u) => `lcore ${u.lcore} (${u.reason})`).join(', ')}`,
     );
   }
-  if (extras.handleSignals ?? true) installSignals(s);
+  if (extras.handleSignals ?? true) {
+    s.stopPolicy = new StopPolicy({
+      onStop: () => s.memory.requestQuit(),
+      log: (level, message) => log(level, 'EAL', message),
+      launcherPollMs: (extras.watchLauncher ?? true) ? undefined : 0,
+    }).install();
+  }
   log(
     7,
     'EAL',
@@ -211,7 +220,8 @@ export async function init(
 
 function fail(s: MainState, rec: LcoreRecord, err: LcoreError): void {
   if (!s.failures.includes(err)) s.failures.push(err);
-  log(3, 'EAL', `${err.message}; stopping all lcores`);
+  if (err.interruptedLoad) log(5, 'EAL', `${err.message}: stopped while loading its module`);
+  else log(3, 'EAL', `${err.message}; stopping all lcores`);
   s.memory.requestQuit();
   const settle = rec.settle;
   rec.settle = undefined;
@@ -227,7 +237,16 @@ function watch(s: MainState, rec: LcoreRecord): void {
       rec.settle = undefined;
       settle?.resolve(m.value);
     } else if (m.type === 'error') {
-      fail(s, rec, new LcoreError(id, `${m.error.name}: ${m.error.message}`, m.error.stack));
+      fail(
+        s,
+        rec,
+        new LcoreError(
+          id,
+          `${m.error.name}: ${m.error.message}`,
+          m.error.stack,
+          m.interruptedLoad === true,
+        ),
+      );
     } else if (m.type === 'histogram') {
       rec.collects.get(m.id)?.(m.encoded);
       rec.collects.delete(m.id);
@@ -352,13 +371,27 @@ export async function mpWaitLcore(): Promise<Record<number, unknown>> {
     if (r.status === 'fulfilled') out[ids[i]] = r.value;
   });
   const failed = settled.find((r) => r.status === 'rejected');
-  if (failed) throw s.failures[0] ?? (failed as PromiseRejectedResult).reason;
+  if (failed)
+    throw (
+      s.failures.find((f) => !f.interruptedLoad) ??
+      s.failures[0] ??
+      (failed as PromiseRejectedResult).reason
+    );
   return out;
 }
 
 /** The state of lcore `id`: 'wait', 'running' or 'finished' (rte_eal_get_lcore_state). */
 export function lcoreState(id: number): LcoreStateName {
   return context().memory.lcoreState(id);
+}
+
+/**
+ * Whether `e` only says that a stop request (SIGINT, SIGTERM, the launcher's exit) came while
+ * the lcores were still loading their modules (mpWaitLcore throws any other failure first).
+ * Applications then exit 0 with a line that says so, as for any requested stop.
+ */
+export function startupInterrupted(e: unknown): boolean {
+  return e instanceof LcoreError && e.interruptedLoad;
 }
 
 /** Asks every lcore loop to end (sets the shared quit flag and rings every doorbell). */
@@ -369,21 +402,6 @@ export function stop(): void {
 /** Whether stop() (or a signal, or an lcore error) has asked the lcores to end. */
 export function quitRequested(): boolean {
   return context().memory.quitRequested();
-}
-
-function installSignals(s: MainState): void {
-  const handler = (signal: NodeJS.Signals) => {
-    s.signals++;
-    if (s.signals > 1) {
-      log(3, 'EAL', `second ${signal}: exiting now`);
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    }
-    log(5, 'EAL', `${signal} received: stopping all lcores`);
-    s.memory.requestQuit();
-  };
-  s.signalHandler = handler;
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
 }
 
 /**
@@ -404,10 +422,7 @@ export async function cleanup(): Promise<void> {
       await rec.worker.terminate();
     }),
   );
-  if (s.signalHandler) {
-    process.off('SIGINT', s.signalHandler);
-    process.off('SIGTERM', s.signalHandler);
-  }
+  s.stopPolicy?.uninstall();
   if (s.restoreAffinity) loadNative()?.setAffinity(s.restoreAffinity);
   await s.slowPath.close();
   setSlowPathPort(undefined);
@@ -497,11 +512,17 @@ export function isInitialised(): boolean {
   return state !== undefined && hasContext();
 }
 
+/** What an application logs when startupInterrupted() is true. */
+export const STARTUP_INTERRUPTED =
+  'stopped during startup, before every lcore had loaded its module: nothing to summarise';
+
 /**
  * The body of an EAL application's main module: init from `argv` (EAL arguments, then `--`,
  * then the application's), run `app` with the application's arguments, clean up, and exit 0.
- * A typed error (a bad option, an lcore that failed) is printed as `Name: message` and exits 1.
+ * A typed error (a bad option, an lcore that failed) is printed as `Name: message` and exits 1;
+ * a stop requested during startup (startupInterrupted) exits 0 and says so.
  */
+
 export async function runApp(
   argv: readonly string[],
   app: (rest: string[]) => Promise<void>,
@@ -513,10 +534,13 @@ export async function runApp(
     await app(rest);
   } catch (e) {
     const err = e as Error;
-    console.error(
-      err instanceof LcoreError ? (err.stack ?? err.message) : `${err.name}: ${err.message}`,
-    );
-    code = 1;
+    if (startupInterrupted(err)) log(5, 'EAL', STARTUP_INTERRUPTED);
+    else {
+      console.error(
+        err instanceof LcoreError ? (err.stack ?? err.message) : `${err.name}: ${err.message}`,
+      );
+      code = 1;
+    }
   }
   await cleanup();
   process.exit(code);

@@ -17,6 +17,8 @@ export class LcoreError extends Error {
     readonly lcoreId: number,
     message: string,
     readonly lcoreStack?: string,
+    /** The lcore's module failed to load after a stop was asked for (see startupInterrupted). */
+    readonly interruptedLoad = false,
   ) {
     super(`lcore ${lcoreId}: ${message}`);
     if (lcoreStack)

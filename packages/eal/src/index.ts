@@ -37,6 +37,8 @@ export {
   quitRequested,
   remoteLaunch,
   runApp,
+  STARTUP_INTERRUPTED,
+  startupInterrupted,
   stop,
   waitLcore,
 } from './eal.js';
@@ -71,6 +73,16 @@ export {
   ringCreate,
   ringLookup,
 } from './objects.js';
+export {
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  launcherChain,
+  type ProcStat,
+  parseProcStat,
+  readProcStat,
+  StopPolicy,
+  type StopPolicyOptions,
+  type StopSignal,
+} from './signals.js';
 export { type SlowPathClient, type SlowPathReply, slowPath } from './slowpath.js';
 export { LcoreStats, lcoreStats, mergeHistograms, newLatencyHistogram } from './stats.js';
 export {

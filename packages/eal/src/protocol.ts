@@ -6,5 +6,10 @@ export type ToLcore =
 export type FromLcore =
   | { type: 'ready'; pinned: boolean; reason?: string }
   | { type: 'done'; value: unknown }
-  | { type: 'error'; error: { name: string; message: string; stack?: string } }
+  | {
+      type: 'error';
+      error: { name: string; message: string; stack?: string };
+      /** The launched module failed to load after a stop had been asked for. */
+      interruptedLoad?: boolean;
+    }
   | { type: 'histogram'; id: number; encoded: string };

@@ -21,6 +21,7 @@ import {
   pktmbufPoolCreate,
   remoteLaunch,
   ringCreate,
+  startupInterrupted,
   stop,
   waitLcore,
 } from '../src/index.js';
@@ -136,30 +137,103 @@ describe('failure and stop', () => {
     expect(lcoreState(1)).toBe('wait'); // it was stopped and collected
   });
 
-  it('SIGTERM to an lcore app stops every lcore, prints stats and exits 0', async () => {
+  /** Runs the fixture app, sends `signals` (each after its delay in ms) once it is ready. */
+  async function signalApp(
+    signals: [NodeJS.Signals, number][],
+    env: Record<string, string> = {},
+  ): Promise<{ code: number | null; out: string; err: string }> {
     const app = fileURLToPath(new URL('./fixtures/sigterm-app.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', app], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     });
     let out = '';
     let err = '';
     let signalled = false;
-    child.stdout.on('data', (d) => {
+    child.stdout.on('data', async (d) => {
       out += d;
       if (!signalled && out.includes('ready')) {
         signalled = true;
-        child.kill('SIGTERM');
+        for (const [signal, delay] of signals) {
+          await new Promise((r) => setTimeout(r, delay));
+          child.kill(signal);
+        }
       }
     });
     child.stderr.on('data', (d) => {
       err += d;
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { code, out, err };
+  }
+
+  it('a module that fails to load after a stop request is a startup interrupted, not a failure', async () => {
+    await init({ lcores: '0-2', pin: false }, { handleSignals: false });
+    const missing = new URL('./fixtures/fails-to-load.js', import.meta.url);
+    // Before any stop: a load error is the program's error.
+    remoteLaunch(1, missing, 'main');
+    const real = await waitLcore(1).catch((e: unknown) => e);
+    expect(real).toBeInstanceOf(LcoreError);
+    expect((real as LcoreError).interruptedLoad).toBe(false);
+    expect(startupInterrupted(real)).toBe(false);
+    await cleanup();
+    // After a stop request (Ctrl-C killed tsx's esbuild service mid-load): the stop itself.
+    await init({ lcores: '0-2', pin: false }, { handleSignals: false });
+    stop();
+    remoteLaunch(1, missing, 'main');
+    remoteLaunch(2, APPS, 'loopUntilStop');
+    const err = await mpWaitLcore().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LcoreError);
+    expect((err as LcoreError).lcoreId).toBe(1);
+    expect(startupInterrupted(err)).toBe(true);
+    // Any other failure is thrown first, so it is never mistaken for the stop.
+    await cleanup();
+    await init({ lcores: '0-2', pin: false }, { handleSignals: false });
+    stop();
+    remoteLaunch(1, missing, 'main');
+    remoteLaunch(2, APPS, 'boom');
+    const both = await mpWaitLcore().catch((e: unknown) => e);
+    expect((both as LcoreError).lcoreId).toBe(2);
+    expect(startupInterrupted(both)).toBe(false);
+  });
+
+  it('SIGTERM to an lcore app stops every lcore, prints stats and exits 0', async () => {
+    const { code, out, err } = await signalApp([['SIGTERM', 0]]);
     expect(err).toBe('');
     expect(code).toBe(0);
     expect(out).toContain('EAL: SIGTERM received: stopping all lcores');
     expect(out).toMatch(/EAL statistics\n\s+lcore\s+polls\s+idle%\s+work\s+parks\s+slices\n\s+0 /);
     expect(out).toMatch(/\n\s+1\s+[1-9]\d*\s/); // lcore 1 polled
+  });
+
+  it('a Ctrl-C relayed by launchers (three signals within the window) is one clean stop', async () => {
+    const { code, out, err } = await signalApp([
+      ['SIGINT', 0],
+      ['SIGINT', 2],
+      ['SIGTERM', 30],
+    ]);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out).toContain(
+      'EAL: SIGINT received: stopping all lcores (Ctrl-C again after 1 s forces the exit)',
+    );
+    expect(out).toMatch(/EAL statistics\n/);
+  });
+
+  it('a second Ctrl-C after the window forces the exit (130) and says so', async () => {
+    const { code, out, err } = await signalApp(
+      [
+        ['SIGINT', 0],
+        ['SIGINT', 1500],
+      ],
+      { WEDGED: '1' },
+    );
+    expect(code).toBe(130);
+    expect(out).toContain('EAL: SIGINT received: stopping all lcores');
+    expect(out).not.toContain('EAL statistics');
+    expect(err).toMatch(
+      /^EAL: SIGINT again 1\.\d s after the first: exiting now with 130, without stopping the lcores cleanly \(no summary\)\n$/,
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { lcoreId, stop } from '@bypass/eal';
+import { lcoreId, log, quitRequested, stop } from '@bypass/eal';
 import { NetRuntime, type NetRuntimeOptions } from './runtime.js';
 import { installTransparent, type WildcardMode } from './transparent.js';
 
@@ -40,6 +40,9 @@ export interface TransparentLcoreResult {
   queue: number;
   polls: number;
   work: number;
+  /** Frames the lcore's stack took in and sent. */
+  rxFrames: number;
+  txFrames: number;
 }
 
 export async function transparentLcore(arg: TransparentLcoreArg): Promise<TransparentLcoreResult> {
@@ -68,15 +71,25 @@ export async function transparentLcore(arg: TransparentLcoreArg): Promise<Transp
   try {
     await import(pathToFileURL(arg.app).href);
   } catch (e) {
+    // A stop asked for while a TypeScript program was loading kills tsx's esbuild service (a
+    // Ctrl-C reaches the whole process group): that is the stop, not the program's error.
+    const interrupted = quitRequested();
     // The program failed to load: stop every lcore (the EAL reports this one's error).
     stop();
-    await loop.catch(() => undefined);
+    const r = await loop.catch(() => undefined);
     transparent.uninstall();
     runtime.close();
-    throw e;
+    if (!interrupted || r === undefined) throw e;
+    log(5, 'RUN', `lcore ${lcore}: stopped while ${arg.app} was loading`);
+    return result(r);
   }
   const r = await loop;
   transparent.uninstall();
   runtime.close();
-  return { lcore, queue: arg.queue, polls: r.polls, work: r.work };
+  return result(r);
+
+  function result(r: { polls: number; work: number }): TransparentLcoreResult {
+    const { rxFrames, txFrames } = runtime.stack.stats;
+    return { lcore, queue: arg.queue, polls: r.polls, work: r.work, rxFrames, txFrames };
+  }
 }
