@@ -1,5 +1,7 @@
 // Adds up the vitest JSON reports of every workspace package and prints one closing line,
 // "Tests: N passed, N failed, N skipped", so a CI log ends with the whole suite's count.
+// `--turbo-exit N`: turbo's exit status (its --continue runs every package's tests and fails
+// at the end); non-zero fails this too, even when a package crashed before writing a report.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -23,4 +25,7 @@ for (const group of ['packages', 'apps', 'benchmarks']) {
 }
 console.log(rows.join('\n'));
 console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-if (failed > 0 || passed === 0) process.exit(1);
+const at = process.argv.indexOf('--turbo-exit');
+const turboExit = at < 0 ? 0 : Number(process.argv[at + 1]);
+if (turboExit !== 0) console.log(`turbo run test exited ${turboExit}: see the failing task above`);
+if (failed > 0 || passed === 0 || turboExit !== 0) process.exit(1);
