@@ -57,7 +57,10 @@ export function nodeHttpHandler(bodyBytes = NODE_BODY_BYTES) {
 
 export interface HttpLoad {
   connections: number;
-  /** The measured run, as apps/loadgen's: from the load's start (connecting included). */
+  /** Load before the measured window, not counted (connecting, V8 compiling the hot paths on
+   * the run's fresh threads): apps/loadgen's warmupS. */
+  warmupS: number;
+  /** The measured window, from the warm-up's end. */
   durationS: number;
 }
 

@@ -44,6 +44,7 @@ export async function bypassHttp(server: StackServer, load: HttpLoad): Promise<H
       load: {
         mode: 'http' as const,
         connections: load.connections,
+        warmupS: load.warmupS,
         durationS: load.durationS,
         path: PATH,
         host: HOST,
@@ -55,7 +56,7 @@ export async function bypassHttp(server: StackServer, load: HttpLoad): Promise<H
     };
     // The runner gives up on a load after its duration + 30 s; this also covers an lcore that
     // never comes back after it.
-    const limitMs = load.durationS * 1000 + 60_000;
+    const limitMs = (load.warmupS + load.durationS) * 1000 + 60_000;
     let r: BackToBackResult;
     if (server === 'httpd') {
       r = await deadline(

@@ -50,6 +50,7 @@ function client(d: ClientData): void {
     port: d.port,
     mode: 'http',
     connections: d.load.connections,
+    warmupS: d.load.warmupS,
     durationS: d.load.durationS,
     path: PATH,
     host: HOST,
@@ -63,7 +64,10 @@ function client(d: ClientData): void {
     numberOfSignificantValueDigits: 3,
   });
   const now = () => performance.now();
-  const start = now();
+  // As apps/loadgen: nothing completed in the warm-up is counted; the window starts after it.
+  let start = now() + o.warmupS * 1000;
+  let warming = o.warmupS > 0;
+  counters.recording = !warming;
   const deadline = start + o.durationS * 1000;
   const socks: Socket[] = [];
   let stopped = false;
@@ -96,6 +100,11 @@ function client(d: ClientData): void {
   }
   const ticker = setInterval(() => {
     const t = now();
+    if (warming && t >= start) {
+      warming = false;
+      counters.recording = true;
+      start = t;
+    }
     if (t < deadline) return;
     stopped = true;
     counters.recording = false;

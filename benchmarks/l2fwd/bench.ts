@@ -22,6 +22,8 @@ import { ethDevConfigure, ethDevStart, ethRxQueueSetup, ethTxQueueSetup } from '
 
 const quick = process.argv.includes('--quick');
 const durationS = quick ? 0.3 : 1;
+// Every run starts fresh lcore threads: forward this long before the window opens.
+const warmupS = 0.3;
 const cpus = availableParallelism();
 
 async function l2fwd(lcores: number): Promise<number> {
@@ -37,6 +39,7 @@ async function l2fwd(lcores: number): Promise<number> {
   try {
     const r = await runL2fwd({
       durationS,
+      warmupS,
       periodS: 0,
       queuesPerLcore: lcores === 1 ? 2 : 1,
       print: () => {},
@@ -65,7 +68,7 @@ async function rssDispatch(): Promise<number> {
     const mod = new URL('./dispatch-lcore.js', import.meta.url);
     remoteLaunch(2, mod, 'drain', 0);
     remoteLaunch(1, mod, 'dispatch', 1);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, warmupS * 1000));
     const n0 = stats[0];
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, durationS * 1000));
@@ -91,7 +94,7 @@ async function dgramForwarder(): Promise<number> {
   const sink = await start('sink');
   const fwd = await start('forwarder');
   const gen = await start('generator');
-  await new Promise((r) => setTimeout(r, 200)); // warm up
+  await new Promise((r) => setTimeout(r, warmupS * 1000));
   const n0 = Atomics.load(c, 1);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, durationS * 1000));
@@ -107,7 +110,7 @@ await runBenchmark(
   {
     bench: 'l2fwd',
     metric: 'Mpps',
-    params: { frameBytes: 64, burst: 32, ports: 2, driver: 'net_null', durationS, cpus },
+    params: { frameBytes: 64, burst: 32, ports: 2, driver: 'net_null', warmupS, durationS, cpus },
     subject: {
       name: 'l2fwd-1lcore',
       describe: 'bypass l2fwd, 1 worker lcore polling 2 net_null ports, MAC rewriting, burst 32',

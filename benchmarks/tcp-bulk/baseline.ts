@@ -1,7 +1,8 @@
 // The baseline of `pnpm bench tcp-bulk`: node:net over the kernel's loopback (127.0.0.1), one TCP
 // connection between two worker threads of this process (worker.ts): the source thread writes
 // `bytes` in `chunk`-byte writes, waiting for 'drain' whenever write() returns false; the sink
-// thread counts them. Timed from the source's 'connect' to the sink holding the last byte, on
+// thread counts them. Timed from the source's 'connect' (or, with `warmupBytes`, from the sink
+// holding the warm-up's last byte) to the sink holding the last byte, on
 // CLOCK_MONOTONIC (process.hrtime.bigint(), one clock for every thread). Kernel defaults
 // throughout: loopback MTU, socket buffers, Nagle, offloads; nothing tuned either way. Starting
 // the two threads (and tsx in them) happens before the clock starts and is not counted.
@@ -55,10 +56,17 @@ function message<M extends { type: string }, T extends M['type']>(
  * another, and returns how long it took (see the top of this file for what is timed).
  */
 export async function nodeNetBulk(opts: BulkOptions): Promise<BulkResult> {
-  const { bytes, chunk } = checkOptions(opts);
+  const { bytes, chunk, warmup } = checkOptions(opts);
+  const total = warmup + bytes;
   const workers: Worker[] = [];
   try {
-    const sinkData: SinkData = { role: 'sink', host: HOST, bytes, sha: opts.sha === true };
+    const sinkData: SinkData = {
+      role: 'sink',
+      host: HOST,
+      bytes: total,
+      warmupBytes: warmup,
+      sha: opts.sha === true,
+    };
     const sink = startWorker(WORKER, { workerData: sinkData });
     workers.push(sink);
     const sinkExit = workerExit(sink);
@@ -67,7 +75,7 @@ export async function nodeNetBulk(opts: BulkOptions): Promise<BulkResult> {
     done.catch(() => {});
     const { port } = await message<SinkMessage, 'listening'>(sink, 'listening');
 
-    const sourceData: SourceData = { role: 'source', host: HOST, port, bytes, chunk };
+    const sourceData: SourceData = { role: 'source', host: HOST, port, bytes: total, chunk };
     const source = startWorker(WORKER, { workerData: sourceData });
     workers.push(source);
     const sourceExit = workerExit(source);
@@ -78,8 +86,8 @@ export async function nodeNetBulk(opts: BulkOptions): Promise<BulkResult> {
     const end = await done;
     await sent;
     await Promise.all([sinkExit, sourceExit]);
-    if (end.bytes !== bytes) throw new Error(`tcp-bulk: sink got ${end.bytes} of ${bytes} bytes`);
-    return resultOf(bytes, Number(end.t1 - t0) / 1e9, end.sha);
+    if (end.bytes !== total) throw new Error(`tcp-bulk: sink got ${end.bytes} of ${total} bytes`);
+    return resultOf(bytes, Number(end.t1 - (warmup > 0 ? end.t0w : t0)) / 1e9, end.sha);
   } finally {
     await Promise.allSettled(workers.map((w) => w.terminate()));
   }

@@ -4,8 +4,11 @@
 import { createHash } from 'node:crypto';
 
 export interface BulkOptions {
-  /** Bytes to move over the one connection. */
+  /** Bytes to move over the one connection, after the warm-up. */
   bytes: number;
+  /** Bytes moved first over the same connection and not timed (default 0): each transfer runs
+   * on fresh threads, so without it a short transfer measures V8 compiling the hot paths. */
+  warmupBytes?: number;
   /** Bytes per write() call on the sending side (default DEFAULT_CHUNK). */
   chunk?: number;
   /** Also hash what the receiver got (sha256, hex): off by default, as hashing costs CPU on the
@@ -14,8 +17,8 @@ export interface BulkOptions {
 }
 
 export interface BulkResult {
-  /** From the connection being established (the sender's 'connect') to the receiver holding the
-   * last byte. */
+  /** From the receiver holding the warm-up's last byte (without a warm-up: the sender's
+   * 'connect') to the receiver holding the last byte. */
   seconds: number;
   /** bytes * 8 / seconds / 1e9. */
   gbps: number;
@@ -56,16 +59,20 @@ export function expectedSha256(bytes: number, chunk = 1 << 20): string {
   return h.digest('hex');
 }
 
-export function checkOptions(opts: BulkOptions): { bytes: number; chunk: number } {
+export function checkOptions(opts: BulkOptions): { bytes: number; chunk: number; warmup: number } {
   const bytes = opts.bytes;
   const chunk = opts.chunk ?? DEFAULT_CHUNK;
+  const warmup = opts.warmupBytes ?? 0;
+  if (!Number.isSafeInteger(warmup) || warmup < 0) {
+    throw new RangeError(`tcp-bulk: warmupBytes must be an integer >= 0, got ${warmup}`);
+  }
   if (!Number.isSafeInteger(bytes) || bytes < 1) {
     throw new RangeError(`tcp-bulk: bytes must be a positive integer, got ${bytes}`);
   }
   if (!Number.isSafeInteger(chunk) || chunk < 1 || chunk > 1 << 30) {
     throw new RangeError(`tcp-bulk: chunk must be an integer in 1..2^30, got ${chunk}`);
   }
-  return { bytes, chunk };
+  return { bytes, chunk, warmup };
 }
 
 export function resultOf(bytes: number, seconds: number, sha?: string): BulkResult {

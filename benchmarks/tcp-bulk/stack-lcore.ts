@@ -14,7 +14,10 @@ export interface BulkLcoreArg {
   mac: string;
   peerIp: string;
   peerMac: string;
+  /** Warm-up and measured bytes together. */
   bytes: number;
+  /** The server stamps WARM_AT when it holds this many. */
+  warmupBytes: number;
   chunk: number;
   checksum: 'compute' | 'offload';
   bufferBytes: number;
@@ -30,6 +33,7 @@ export const Progress = {
   RECEIVED: 2,
   DONE_AT: 3,
   RETRANSMITS: 4,
+  WARM_AT: 5,
   WORDS: 8,
 } as const;
 
@@ -61,6 +65,8 @@ export function bulk(arg: BulkLcoreArg) {
           onData(_s, _b, _o, len) {
             got += len;
             progress[Progress.RECEIVED] = got;
+            if (got >= arg.warmupBytes && progress[Progress.WARM_AT] === 0)
+              progress[Progress.WARM_AT] = now();
             if (got >= arg.bytes && progress[Progress.DONE_AT] === 0)
               progress[Progress.DONE_AT] = now();
           },

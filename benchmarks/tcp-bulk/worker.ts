@@ -1,8 +1,9 @@
 // The two threads of tcp-bulk's node:net baseline (baseline.ts starts them with startWorker).
 // workerData.role picks the side:
 // - sink: listens on HOST:0, posts {type:'listening', port}, accepts one connection, counts the
-//   bytes (and hashes them when asked); when it holds all of them it reads the clock and posts
-//   {type:'done', t1, bytes, sha}. It checks the sender then ends the stream with nothing extra.
+//   bytes (and hashes them when asked); it reads the clock when it holds the warm-up's last byte
+//   (t0w) and when it holds all of them, then posts {type:'done', t0w, t1, bytes, sha}. It
+//   checks the sender then ends the stream with nothing extra.
 // - source: connects to HOST:PORT; on 'connect' it reads the clock, posts {type:'connected', t0}
 //   and writes the stream in `chunk`-byte writes, respecting back-pressure (write() returned
 //   false: wait for 'drain'), then end()s and posts {type:'sent', bytes}.
@@ -15,7 +16,9 @@ import { patternBuffer } from './common.js';
 export interface SinkData {
   role: 'sink';
   host: string;
+  /** Warm-up and measured bytes together. */
   bytes: number;
+  warmupBytes: number;
   sha: boolean;
 }
 
@@ -29,7 +32,7 @@ export interface SourceData {
 
 export type SinkMessage =
   | { type: 'listening'; port: number }
-  | { type: 'done'; t1: bigint; bytes: number; sha?: string };
+  | { type: 'done'; t0w: bigint; t1: bigint; bytes: number; sha?: string };
 
 export type SourceMessage = { type: 'connected'; t0: bigint } | { type: 'sent'; bytes: number };
 
@@ -45,14 +48,16 @@ function sink(d: SinkData): void {
     const hash = d.sha ? createHash('sha256') : undefined;
     let got = 0;
     let done = false;
+    let t0w = 0n;
     sock.on('data', (b: Buffer) => {
       got += b.length;
       hash?.update(b);
+      if (t0w === 0n && got >= d.warmupBytes) t0w = process.hrtime.bigint();
       if (got >= d.bytes && !done) {
         const t1 = process.hrtime.bigint();
         done = true;
         if (got > d.bytes) fail(sock, `received ${got} bytes, more than the ${d.bytes} expected`);
-        post({ type: 'done', t1, bytes: got, sha: hash?.digest('hex') });
+        post({ type: 'done', t0w, t1, bytes: got, sha: hash?.digest('hex') });
       } else if (done) {
         fail(sock, `received ${got} bytes, more than the ${d.bytes} expected`);
       }

@@ -232,7 +232,7 @@ export async function runBackToBack<A>(o: BackToBackOptions<A>): Promise<BackToB
     values = await supervise({
       done,
       clients: clients.length,
-      limitMs: load.durationS * 1000 + 30_000,
+      limitMs: (load.warmupS + load.durationS) * 1000 + 30_000,
       periodS: onProgress === undefined ? periodS : (o.progressS ?? (periodS > 0 ? periodS : 1)),
       print,
       stop: () => stopWord.set(1),

@@ -102,8 +102,10 @@ class LoadRun {
   /** The request repeated: a write at phase `written % unit` never runs off its end. */
   readonly pattern: Uint8Array;
   readonly unit: number;
-  readonly start: number;
+  /** When the measurement starts: after the warm-up. */
+  start: number;
   readonly deadline: number;
+  #warming: boolean;
   #stopping = false;
   #stoppedAt = 0;
   #nextTick = 0;
@@ -135,7 +137,10 @@ class LoadRun {
       this.#p99Id = st.counterId(LOADGEN_P99_GAUGE);
       st.row[this.#p99Id] = 0;
     }
-    this.start = rt.now();
+    const t0 = rt.now();
+    this.start = t0 + o.warmupS * 1000;
+    this.#warming = o.warmupS > 0;
+    this.counters.recording = !this.#warming;
     this.#nextSnapshot = this.start + SNAPSHOT_PERIOD_MS;
     this.deadline = this.start + o.durationS * 1000;
     for (let i = 0; i < o.connections; i++) {
@@ -150,19 +155,26 @@ class LoadRun {
         established: false,
         owed: 0,
         written: 0,
-        reconnectAt: this.start,
+        reconnectAt: t0,
         timedOutSeq: -1,
       });
     }
     this.#detach = rt.onAfterPoll((t) => {
       if (t >= this.#nextTick) this.tick(t);
     });
-    this.tick(this.start);
+    this.tick(t0);
   }
 
   tick(now: number): void {
     this.#nextTick = now + TICK_MS;
     if (!this.#stopping) {
+      if (this.#warming && now >= this.start) {
+        // The warm-up is over: count from here (responses still in flight count when they come).
+        this.#warming = false;
+        this.counters.recording = true;
+        this.start = now;
+        this.#nextSnapshot = now + SNAPSHOT_PERIOD_MS;
+      }
       if (now >= this.deadline || this.stopped()) {
         this.stop(now);
         return;
@@ -334,12 +346,12 @@ class LoadRun {
       connects: k.connects,
       bytesRx: k.bytesRx,
       bytesTx: k.bytesTx,
-      seconds: ((this.#stoppedAt || this.rt.now()) - this.start) / 1000,
+      seconds: Math.max(0, (this.#stoppedAt || this.rt.now()) - this.start) / 1000,
       histogram: hdr.encodeIntoCompressedBase64(this.histogram),
       snapshots: [
         ...this.#snapshots,
         {
-          t: ((this.#stoppedAt || this.rt.now()) - this.start) / 1000,
+          t: Math.max(0, (this.#stoppedAt || this.rt.now()) - this.start) / 1000,
           histogram: hdr.encodeIntoCompressedBase64(this.histogram),
         },
       ],

@@ -67,7 +67,7 @@ export async function runLoadgen(
     values = await supervise({
       done,
       clients: workers.length,
-      limitMs: load.durationS * 1000 + 30_000,
+      limitMs: (load.warmupS + load.durationS) * 1000 + 30_000,
       periodS: args.periodS,
       print,
       stop: () => stopWord.set(1),

@@ -18,6 +18,9 @@ export interface LoadOptions {
   connections?: number;
   /** Seconds of measurement (default 5). */
   durationS?: number;
+  /** Seconds of load before the measurement, not counted: connections open, V8 compiles the
+   * hot paths (default 0, as wrk). Errors in it are still counted. */
+  warmupS?: number;
   /** Requests (or messages) outstanding on each connection (default 1: no pipelining). */
   pipeline?: number;
   /** http: the request-target (default '/'). */
@@ -38,6 +41,7 @@ export const LOAD_DEFAULTS = {
   mode: 'http',
   connections: 16,
   durationS: 5,
+  warmupS: 0,
   pipeline: 1,
   path: '/',
   size: 64,
@@ -67,6 +71,8 @@ export function resolveLoadOptions(o: LoadOptions): ResolvedLoadOptions {
   intIn('connections', r.connections, 1, 65536);
   if (!Number.isFinite(r.durationS) || r.durationS <= 0)
     throw new LoadgenOptionError(`durationS must be a number of seconds > 0, got ${r.durationS}`);
+  if (!Number.isFinite(r.warmupS) || r.warmupS < 0)
+    throw new LoadgenOptionError(`warmupS must be a number of seconds >= 0, got ${r.warmupS}`);
   intIn('pipeline', r.pipeline, 1, 1024);
   intIn('size', r.size, 1, 16 << 20);
   if (!Number.isFinite(r.timeoutMs) || r.timeoutMs <= 0)
@@ -139,6 +145,7 @@ export const LOADGEN_USAGE = `loadgen options (after the EAL's --):
   URL                     http://IP:PORT/PATH (http mode), tcp://IP:PORT (echo), or --target IP:PORT
   -c, --connections N     connections in total, shared among the worker lcores (default 16)
   -d, --duration T        measurement time: 5, 5s, 500ms, 1m (default 5s)
+  --warmup T              load first for T, not counted (default 0)
   -p, --pipeline N        requests outstanding per connection (default 1)
   --mode http|echo        GET with keep-alive, or fixed-size echo messages (default http)
   --path P                request-target for http (default /)
@@ -178,6 +185,9 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenArgs {
       case '-d':
       case '--duration':
         load.durationS = parseDuration(a, v());
+        break;
+      case '--warmup':
+        load.warmupS = parseDuration(a, v());
         break;
       case '-p':
       case '--pipeline':

@@ -150,6 +150,48 @@ describe('runLoad', () => {
     expect(r.connects).toBeGreaterThanOrEqual(r.errors.read); // each one reconnected
   });
 
+  it('a warm-up loads the server first and counts nothing of it', async () => {
+    pair = await startPair();
+    const ok = enc('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    let answered = 0;
+    listen(
+      8081,
+      {
+        onConnection: () => {
+          let tail = 0;
+          return {
+            onData: (s, b, off, len) => {
+              for (let i = off; i < off + len; i++) {
+                tail = b[i] === (tail % 2 === 0 ? 13 : 10) ? tail + 1 : b[i] === 13 ? 1 : 0;
+                if (tail === 4) {
+                  tail = 0;
+                  answered++;
+                  s.write(ok);
+                }
+              }
+            },
+            onEnd: (s) => s.end(),
+          };
+        },
+      },
+      {},
+      pair.server,
+    );
+    const r = await runLoad(
+      { target: '10.0.0.2', port: 8081, connections: 2, warmupS: 0.4, durationS: 0.4 },
+      pair.client,
+    );
+    // The server answered in the warm-up too; only the window's responses are counted.
+    expect(r.requests).toBeGreaterThan(20);
+    expect(answered - r.requests).toBeGreaterThan(r.requests / 4);
+    expect(r.seconds).toBeCloseTo(0.4, 1);
+    expect(r.connects).toBe(2);
+    expect(r.errors).toEqual({ connect: 0, read: 0, write: 0, timeout: 0 });
+    await expect(
+      runLoad({ target: '10.0.0.2', port: 1, warmupS: -1 }, pair.client),
+    ).rejects.toThrow('warmupS must be a number of seconds >= 0, got -1');
+  });
+
   it('rejects bad options naming them', async () => {
     pair = await startPair();
     await expect(runLoad({ target: '10.0.0', port: 1 }, pair.client)).rejects.toThrow(

@@ -211,10 +211,14 @@ export async function runPktgen(o: PktgenOptions = {}): Promise<PktgenResult> {
   const endAt = o.durationS ? t0 + o.durationS * 1000 : Number.POSITIVE_INFINITY;
   const periodMs = (o.periodS ?? 1) * 1000;
   let last = { t: t0, tx: 0, rx: 0, rxb: 0 };
+  let nextPrint = t0 + periodMs;
   while (!quitRequested() && now() < endAt) {
-    await sleep(Math.max(1, Math.min(periodMs > 0 ? periodMs : 100, endAt - now())));
+    // Short sleeps: a stop request (Ctrl-C) is seen within 50 ms, whatever the period.
+    const until = Math.min(endAt, periodMs > 0 ? nextPrint : Number.POSITIVE_INFINITY);
+    await sleep(Math.max(1, Math.min(50, until - now())));
     const t = now();
-    if (periodMs > 0) {
+    if (periodMs > 0 && t >= nextPrint) {
+      nextPrint += periodMs;
       const dt = (t - last.t) / 1000;
       const txp = stats[Stat.TX_PKTS];
       const rxp = stats[Stat.RX_PKTS];
