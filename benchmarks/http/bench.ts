@@ -40,7 +40,7 @@ const quick = argv.includes('--quick');
 const CONNECTIONS = 64;
 // Every run starts fresh threads (V8 compiles the hot paths again): each runs its load for
 // WARMUP_S uncounted first. The harness's unmeasured first run warms the main thread.
-const WARMUP_S = quick ? 0.5 : 1;
+const WARMUP_S = 1;
 const DURATION_S = quick ? 1 : 3;
 const HARNESS_WARMUP = 1;
 

@@ -33,7 +33,7 @@ const quick = argv.includes('--quick');
 // Every run starts fresh threads: each warms up for WARMUP_MS before its window opens, and the
 // harness's unmeasured first run warms the main thread, quick or not.
 const WARMUP_MS = 500;
-const DURATION_MS = quick ? 500 : 2000;
+const DURATION_MS = quick ? 1000 : 2000;
 const HARNESS_WARMUP = 1;
 const CONNECTIONS = [1, 64] as const;
 const MSG = DEFAULT_MSG;
