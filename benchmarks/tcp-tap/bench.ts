@@ -127,6 +127,8 @@ async function main(): Promise<void> {
         bench: BENCH,
         metric: 'Gbit/s',
         runs: quick ? 3 : 5,
+        quickIsSmokeTest:
+          'each transfer is 32 MiB on fresh threads and a fresh peer process, with no warm-up window; here a quick median was 0.56-0.68x of the full run (2026-12-06)',
         warmup: 1,
         params: {
           bytes: BYTES,

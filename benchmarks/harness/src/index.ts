@@ -38,6 +38,10 @@ export interface BenchSpec {
   warmup?: number;
   /** false when smaller is better (latency): the ratio is then baseline / subject. */
   higherIsBetter?: boolean;
+  /** Why this benchmark's --quick figures cannot stand for a full run's (they then are a smoke
+   * test only: the table and the JSON's `quickIsSmokeTest` say so). Leave it out where a quick
+   * median lands within 25% of the full run's. */
+  quickIsSmokeTest?: string;
   /** Called once after the last run (stop workers, close ports). */
   teardown?: () => Promise<void> | void;
 }
@@ -111,7 +115,10 @@ export async function runBenchmark(
   const values: number[][] = series.map(() => []);
   const width = Math.max(...series.map((s) => s.name.length), 8);
 
+  const smoke = args.quick ? spec.quickIsSmokeTest : undefined;
+  const smokeLine = `# --quick: a smoke test only, not a measurement: ${smoke}`;
   console.log(`# ${spec.bench}: ${spec.metric}, ${runs} runs${args.quick ? ' (quick)' : ''}`);
+  if (smoke !== undefined) console.log(smokeLine);
   for (const s of series) console.log(`#   ${pad(s.name, width)}  ${s.describe}`);
   try {
     for (let w = 0; w < warmup; w++) {
@@ -158,6 +165,7 @@ export async function runBenchmark(
     const cells = [pad(c.name, width), pad(fmt(c.value), 10), pad(fmt(c.min), 10)];
     console.log([...cells, pad(fmt(c.max), 10), `${fmt(c.ratio)}x`].join('  '));
   }
+  if (smoke !== undefined) console.log(smokeLine);
 
   const result: BenchResult = {
     bench: spec.bench,
@@ -179,6 +187,7 @@ export async function runBenchmark(
     date: new Date().toISOString(),
     quick: args.quick,
   };
+  if (smoke !== undefined) result.quickIsSmokeTest = smoke;
   if (extra) Object.assign(result, extra(result));
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(join(RESULTS_DIR, `${spec.bench}.json`), `${JSON.stringify(result, null, 2)}\n`);

@@ -82,4 +82,26 @@ describe('runBenchmark', () => {
     expect(r.quick).toBe(true);
     expect(r.params.runs).toBe(3);
   });
+
+  it('says so, in the table and the JSON, where quick figures are a smoke test only', async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((l: string) => lines.push(String(l)));
+    const spec = {
+      bench: 'harness-selftest-smoke',
+      metric: 'x',
+      params: {},
+      warmup: 0,
+      quickIsSmokeTest: 'too short to warm up',
+      subject: { name: 'A', describe: '', run: () => 2 },
+      baseline: { name: 'B', describe: '', run: () => 1 },
+    };
+    const quick = await runBenchmark(spec, ['--quick']);
+    expect(quick.quickIsSmokeTest).toBe('too short to warm up');
+    const note = '# --quick: a smoke test only, not a measurement: too short to warm up';
+    expect(lines.filter((l) => l === note)).toHaveLength(2);
+    lines.length = 0;
+    const full = await runBenchmark(spec, ['--runs', '5']);
+    expect(full.quickIsSmokeTest).toBeUndefined();
+    expect(lines).not.toContain(note);
+  });
 });
