@@ -370,8 +370,8 @@ function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 function start(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
-  // Its own process group: node_modules/.bin/tsx is a shell wrapper, so killing the child alone
-  // would leave the node process under it running (busy-polling) after a failed test.
+  // Its own process group, as a terminal's job: a stop signals the group, and a failed test's
+  // SIGKILL reaches every process the command started.
   const proc = spawn(cmd, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -432,8 +432,13 @@ class RunRig {
     this.kernelPort = (this.kernel.address() as AddressInfo).port;
     this.ns = new Netns();
     this.run = start(
-      join(ROOT, 'node_modules/.bin/tsx'),
+      // What `pnpm bypass` runs (exec node --import tsx): tsx's CLI would relay signals itself and
+      // SIGKILL a child that has not acknowledged one within 60 ms, exiting 130 (most likely why
+      // this test still got 130 in 1 of 2 full-suite runs, with two lcores busy on two cores).
+      process.execPath,
       [
+        '--import',
+        'tsx',
         'apps/cli/src/main.ts',
         'run',
         '--lcores',
