@@ -10,6 +10,9 @@ import {
   StopPolicy,
 } from './signals.js';
 
+if (process.platform !== 'linux')
+  console.log(`signals.test: skipping the /proc cases: ${process.platform} has no /proc/PID/stat`);
+
 const proc = (pid: number, ppid: number, pgrp: number, comm = 'node', state = 'S'): ProcStat => ({
   pid,
   comm,
