@@ -16,6 +16,7 @@ import {
   startupInterrupted,
 } from '@bypass/eal';
 import {
+  type EthStats,
   ethDevByName,
   ethDevConfigure,
   ethDevCount,
@@ -201,7 +202,7 @@ function poolShape(
 export function runSummary(
   seconds: number,
   portName: string,
-  port: ReturnType<typeof ethStats>,
+  port: EthStats,
   lcores: readonly TransparentLcoreResult[],
 ): string {
   const lines = [

@@ -69,6 +69,10 @@ interface EntryPoint {
   tap?: boolean;
 }
 
+/** A server app with its load generator on back-to-back ring ports, as its README starts it. */
+const serverWithLoadgen = (pkg: string, port: number) =>
+  `--filter ${pkg} start -- -l 0-2 -- --port ${port} -T 0.2 --loadgen -c 4 -d 300s`.split(' ');
+
 const ENTRY_POINTS: EntryPoint[] = [
   {
     name: 'pnpm start',
@@ -149,47 +153,13 @@ const ENTRY_POINTS: EntryPoint[] = [
   },
   {
     name: 'echo',
-    args: () => [
-      '--filter',
-      '@bypass/echo',
-      'start',
-      '--',
-      '-l',
-      '0-2',
-      '--',
-      '--port',
-      '7',
-      '-T',
-      '0.2',
-      '--loadgen',
-      '-c',
-      '4',
-      '-d',
-      '300s',
-    ],
+    args: () => serverWithLoadgen('@bypass/echo', 7),
     ready: /\d+ req\/s .*errors/,
     summary: /ECHO: lcore 1 \(queue 0\): 4 connections, \d+ bytes echoed/,
   },
   {
     name: 'httpd',
-    args: () => [
-      '--filter',
-      '@bypass/httpd',
-      'start',
-      '--',
-      '-l',
-      '0-2',
-      '--',
-      '--port',
-      '8080',
-      '-T',
-      '0.2',
-      '--loadgen',
-      '-c',
-      '4',
-      '-d',
-      '300s',
-    ],
+    args: () => serverWithLoadgen('@bypass/httpd', 8080),
     ready: /\d+ req\/s .*errors/,
     summary: /HTTPD: lcore 1 \(queue 0\): 4 connections, \d+ requests/,
   },

@@ -13,7 +13,8 @@ import {
   USAGE,
 } from './args.js';
 import { context, hasContext, setContext } from './context.js';
-import { EalError, LcoreError } from './errors.js';
+import { EalError, LcoreError, StartupInterruptedError } from './errors.js';
+import { importModule } from './import-module.js';
 import { log, setLogLevel } from './log.js';
 import { EalMemory, type LcoreStateName } from './memory.js';
 import { loadNative, tryPin } from './native.js';
@@ -220,7 +221,7 @@ export async function init(
 
 function fail(s: MainState, rec: LcoreRecord, err: LcoreError): void {
   if (!s.failures.includes(err)) s.failures.push(err);
-  if (err.interruptedLoad) log(5, 'EAL', `${err.message}: stopped while loading its module`);
+  if (err.interruptedLoad) log(5, 'EAL', err.message);
   else log(3, 'EAL', `${err.message}; stopping all lcores`);
   s.memory.requestQuit();
   const settle = rec.settle;
@@ -244,7 +245,7 @@ function watch(s: MainState, rec: LcoreRecord): void {
           id,
           `${m.error.name}: ${m.error.message}`,
           m.error.stack,
-          m.interruptedLoad === true,
+          m.error.name === 'StartupInterruptedError',
         ),
       );
     } else if (m.type === 'histogram') {
@@ -335,7 +336,7 @@ export async function mpRemoteLaunch(
   }
   for (const id of s.lcores.keys()) remoteLaunch(id, module, exportName, arg);
   if (callMain === 'skip-main') return undefined;
-  const mod = (await import(moduleHref(module))) as Record<string, unknown>;
+  const mod = await importModule(moduleHref(module));
   const fn = mod[exportName];
   if (typeof fn !== 'function')
     throw new EalError(`${String(module)} exports no function named ${exportName}`);
@@ -391,7 +392,7 @@ export function lcoreState(id: number): LcoreStateName {
  * Applications then exit 0 with a line that says so, as for any requested stop.
  */
 export function startupInterrupted(e: unknown): boolean {
-  return e instanceof LcoreError && e.interruptedLoad;
+  return (e instanceof LcoreError && e.interruptedLoad) || e instanceof StartupInterruptedError;
 }
 
 /** Asks every lcore loop to end (sets the shared quit flag and rings every doorbell). */

@@ -10,6 +10,15 @@ export class EalError extends Error {
   override name = 'EalError';
 }
 
+/**
+ * A module failed to load after a stop had been asked for (importModule). A Ctrl-C reaches the
+ * whole process group, tsx's esbuild service included, so a TypeScript module still loading then
+ * fails: that is the stop, not the module's error.
+ */
+export class StartupInterruptedError extends Error {
+  override name = 'StartupInterruptedError';
+}
+
 /** An lcore's function threw (or its thread died). Carries the lcore id and the lcore's stack. */
 export class LcoreError extends Error {
   override name = 'LcoreError';
@@ -17,7 +26,7 @@ export class LcoreError extends Error {
     readonly lcoreId: number,
     message: string,
     readonly lcoreStack?: string,
-    /** The lcore's module failed to load after a stop was asked for (see startupInterrupted). */
+    /** It threw StartupInterruptedError (see startupInterrupted). */
     readonly interruptedLoad = false,
   ) {
     super(`lcore ${lcoreId}: ${message}`);

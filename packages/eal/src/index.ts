@@ -42,7 +42,8 @@ export {
   stop,
   waitLcore,
 } from './eal.js';
-export { EalArgError, EalError, LcoreError } from './errors.js';
+export { EalArgError, EalError, LcoreError, StartupInterruptedError } from './errors.js';
+export { importModule } from './import-module.js';
 export {
   doorbell,
   ealConfig,

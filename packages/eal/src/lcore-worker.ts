@@ -6,6 +6,7 @@ import * as hdr from 'hdr-histogram-js';
 import type { EalConfig } from './args.js';
 import { setContext } from './context.js';
 import { EalError } from './errors.js';
+import { importModule } from './import-module.js';
 import { setLogLevel } from './log.js';
 import { EalMemory, LcoreState } from './memory.js';
 import { tryPin } from './native.js';
@@ -38,21 +39,8 @@ function describe(e: unknown): { name: string; message: string; stack?: string }
 }
 
 async function launch(module: string, exportName: string, arg: unknown): Promise<void> {
-  let mod: Record<string, unknown>;
   try {
-    mod = (await import(module)) as Record<string, unknown>;
-  } catch (e) {
-    // A Ctrl-C reaches the whole process group, tsx's esbuild service included: a TypeScript
-    // module still loading then fails. After a stop request that is the stop, not a bug.
-    memory.setLcoreState(lcoreId, LcoreState.FINISHED);
-    port.postMessage({
-      type: 'error',
-      error: describe(e),
-      interruptedLoad: memory.quitRequested(),
-    });
-    return;
-  }
-  try {
+    const mod = await importModule(module);
     const fn = mod[exportName];
     if (typeof fn !== 'function') {
       throw new EalError(`${module} exports no function named ${exportName}`);

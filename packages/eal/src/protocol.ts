@@ -6,10 +6,5 @@ export type ToLcore =
 export type FromLcore =
   | { type: 'ready'; pinned: boolean; reason?: string }
   | { type: 'done'; value: unknown }
-  | {
-      type: 'error';
-      error: { name: string; message: string; stack?: string };
-      /** The launched module failed to load after a stop had been asked for. */
-      interruptedLoad?: boolean;
-    }
+  | { type: 'error'; error: { name: string; message: string; stack?: string } }
   | { type: 'histogram'; id: number; encoded: string };

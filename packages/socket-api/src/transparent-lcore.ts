@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { lcoreId, log, quitRequested, stop } from '@bypass/eal';
+import { importModule, lcoreId, stop } from '@bypass/eal';
 import { NetRuntime, type NetRuntimeOptions } from './runtime.js';
 import { installTransparent, type WildcardMode } from './transparent.js';
 
@@ -69,27 +69,20 @@ export async function transparentLcore(arg: TransparentLcoreArg): Promise<Transp
   process.argv = [process.argv[0], arg.app, ...arg.args];
   const loop = runtime.run();
   try {
-    await import(pathToFileURL(arg.app).href);
+    // importModule: a load cut short by a stop request (Ctrl-C also kills tsx's esbuild service)
+    // is reported as that stop, not as the program's error.
+    await importModule(pathToFileURL(arg.app).href);
   } catch (e) {
-    // A stop asked for while a TypeScript program was loading kills tsx's esbuild service (a
-    // Ctrl-C reaches the whole process group): that is the stop, not the program's error.
-    const interrupted = quitRequested();
     // The program failed to load: stop every lcore (the EAL reports this one's error).
     stop();
-    const r = await loop.catch(() => undefined);
+    await loop.catch(() => undefined);
     transparent.uninstall();
     runtime.close();
-    if (!interrupted || r === undefined) throw e;
-    log(5, 'RUN', `lcore ${lcore}: stopped while ${arg.app} was loading`);
-    return result(r);
+    throw e;
   }
   const r = await loop;
   transparent.uninstall();
   runtime.close();
-  return result(r);
-
-  function result(r: { polls: number; work: number }): TransparentLcoreResult {
-    const { rxFrames, txFrames } = runtime.stack.stats;
-    return { lcore, queue: arg.queue, polls: r.polls, work: r.work, rxFrames, txFrames };
-  }
+  const { rxFrames, txFrames } = runtime.stack.stats;
+  return { lcore, queue: arg.queue, polls: r.polls, work: r.work, rxFrames, txFrames };
 }
