@@ -56,7 +56,12 @@ export {
   perLcore,
 } from './lcore.js';
 export { log, logLevel, setLogLevel } from './log.js';
-export { type PollLoopOptions, type PollLoopResult, runPollLoop } from './loop.js';
+export {
+  type PollLoopOptions,
+  type PollLoopResult,
+  requestYield,
+  runPollLoop,
+} from './loop.js';
 export { type LcoreStateName, type Memzone, MemzoneKind } from './memory.js';
 export {
   loadNative,

@@ -15,8 +15,29 @@ import { LOOP_COUNTERS, lcoreStats } from './stats.js';
  * then ends the slice. The Doorbell's ticket is taken before each poll, so a ring that arrives
  * while polling is never slept through.
  *
+ * A slice also ends right after a poll that left work for the event loop: a layer that hands data
+ * or events to code written for the event loop (node:net-compatible sockets, whose streams,
+ * node:http and promise chains go on in process.nextTick, microtasks and setImmediate) calls
+ * `requestYield()` during the poll, and that work then runs within microseconds instead of
+ * waiting for the slice to end. For one slice after such a request, an idle poll ends the slice
+ * too: what that work queued in turn (an immediate behind this loop's own, a promise chain's
+ * next step) runs after the next event-loop turn, not after a whole slice of polling. A pure
+ * callback-API loop never asks, and keeps polling back to back.
+ *
  * The loop ends when the EAL's quit flag is set (stop(), SIGINT, SIGTERM, an lcore error).
  */
+
+/** Set by requestYield() during a poll; the loop ends the slice after that poll. */
+let yieldRequested = false;
+
+/**
+ * Ends the current slice after this poll, so Node's event loop runs next (nextTicks, promises,
+ * immediates, timers). Cheap: a flag. Call it when a poll delivered something that event-loop
+ * code will act on.
+ */
+export function requestYield(): void {
+  yieldRequested = true;
+}
 
 export interface PollLoopOptions {
   /** This lcore's timers: managed after every poll, and an adaptive park ends when one is due. */
@@ -39,6 +60,8 @@ export interface PollLoopResult {
   work: number;
   parks: number;
   slices: number;
+  /** Slices ended early by requestYield() (event-loop work waiting). */
+  earlyYields: number;
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -67,8 +90,17 @@ export async function runPollLoop(
   const stats = lcoreStats();
   const ids = LOOP_COUNTERS.map((n) => stats.counterId(n));
   const row = stats.row;
-  const r: PollLoopResult = { polls: 0, idlePolls: 0, work: 0, parks: 0, slices: 0 };
+  const r: PollLoopResult = {
+    polls: 0,
+    idlePolls: 0,
+    work: 0,
+    parks: 0,
+    slices: 0,
+    earlyYields: 0,
+  };
   let empty = 0;
+  /** Until then an idle poll ends the slice (event-loop work was handed over recently). */
+  let eventLoopActiveUntil = 0;
   while (Atomics.load(words, index) === 0) {
     let t = now();
     const sliceEnd = t + sliceMs;
@@ -80,11 +112,23 @@ export async function runPollLoop(
       const n = poll(t);
       if (afterPoll !== undefined) afterPoll(t);
       polls++;
+      if (yieldRequested) {
+        yieldRequested = false;
+        eventLoopActiveUntil = t + sliceMs;
+        r.earlyYields++;
+        row[ids[5]]++;
+        if (n > 0) {
+          work += n;
+          empty = 0;
+        } else idle++;
+        break; // the event loop has work from this poll: let it run now
+      }
       if (n > 0) {
         work += n;
         empty = 0;
       } else {
         idle++;
+        if (t < eventLoopActiveUntil) break; // the event loop may have more: let it run
         if (adaptive && ++empty > spinPolls) {
           const due = nextDue === undefined ? Number.POSITIVE_INFINITY : nextDue() - now();
           const park = Math.max(0, Math.min(due, maxParkMs));

@@ -30,6 +30,7 @@ export const LOOP_COUNTERS = [
   'loop_work',
   'loop_parks',
   'loop_slices',
+  'loop_early_yields',
 ] as const;
 
 export function reserveStatsZone(memory: EalMemory): void {

@@ -70,6 +70,27 @@ describe('launch and wait', () => {
   });
 });
 
+describe('poll loop and the event loop', () => {
+  it('requestYield(): the slice ends after that poll, and the next idle poll ends the next one', async () => {
+    await init({ lcores: '0-1', pin: false }, { handleSignals: false });
+    remoteLaunch(1, APPS, 'yieldAfterWork', { at: 5, ask: true });
+    // The nextTick runs right after poll 5; the immediate it queued sits behind the loop's own
+    // resume immediate, so it runs after one more (idle) poll, and the promise step with it.
+    expect(await waitLcore(1)).toEqual({
+      seen: { tick: 5, immediate: 6, promise: 6 },
+      earlyYields: 1,
+    });
+  });
+
+  it('without requestYield() the event loop waits for the slice to end (a callback-API loop keeps polling)', async () => {
+    await init({ lcores: '0-1', pin: false }, { handleSignals: false });
+    remoteLaunch(1, APPS, 'yieldAfterWork', { at: 5, ask: false });
+    const r = (await waitLcore(1)) as { seen: Record<string, number>; earlyYields: number };
+    expect(r.earlyYields).toBe(0);
+    expect(r.seen.tick).toBeGreaterThan(100);
+  });
+});
+
 describe('oversubscription', () => {
   it('warns when more busy-polling lcores than CPUs are asked for', async () => {
     const errors: string[] = [];

@@ -179,20 +179,23 @@ export class CallbackSocket {
    * Sends `bytes[offset .. offset + length)`: copied into the send buffer, the rest into a queue.
    * Returns true when the send buffer took everything; false means wait for onDrain.
    * After end() or once the connection is closing, reports EPIPE through onError and returns false.
+   *
+   * `copy` false: what the send buffer cannot take now is queued by reference, not copied; the
+   * caller leaves those bytes alone until onDrain (a stream's chunk until its write callback).
    */
-  write(bytes: Uint8Array, offset = 0, length = bytes.length - offset): boolean {
+  write(bytes: Uint8Array, offset = 0, length = bytes.length - offset, copy = true): boolean {
     const t = this.tcp;
     if (this.#endAfterPending || t.finQueued || !writable(t.state)) {
       this.fail(new SocketError('EPIPE', `write after the connection was ended (${t.stateName})`));
       return false;
     }
     if (this.#pending.length > 0) {
-      this.queue(bytes, offset, length);
+      this.queue(bytes, offset, length, copy);
       return false;
     }
     const n = t.write(bytes, offset, length, this.runtime.now());
     if (n === length) return true;
-    this.queue(bytes, offset + n, length - n);
+    this.queue(bytes, offset + n, length - n, copy);
     return false;
   }
 
@@ -261,9 +264,10 @@ export class CallbackSocket {
     this.tcp.resume(this.runtime.now());
   }
 
-  private queue(bytes: Uint8Array, offset: number, length: number): void {
+  private queue(bytes: Uint8Array, offset: number, length: number, copy: boolean): void {
     if (length <= 0) return;
-    this.#pending.push(bytes.slice(offset, offset + length));
+    const end = offset + length;
+    this.#pending.push(copy ? bytes.slice(offset, end) : bytes.subarray(offset, end));
     this.#pendingBytes += length;
   }
 

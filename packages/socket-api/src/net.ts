@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { Duplex } from 'node:stream';
+import { requestYield } from '@bypass/eal';
 import { ipv4ToString } from '@bypass/tcp';
 import {
   type CallbackListener,
@@ -11,6 +12,7 @@ import {
   type SocketHandlers,
 } from './callback.js';
 import { NetRuntime } from './runtime.js';
+import { RxStage, RxStaged } from './rx-stage.js';
 
 /**
  * node:net on the user-space stack: `Server`, `Socket`, `createServer`, `connect` and
@@ -24,10 +26,17 @@ import { NetRuntime } from './runtime.js';
  * ```
  *
  * A Socket is a Duplex: bytes from the stack are copied into Buffers (streams need them; the
- * zero-copy path is the callback API) and pushed; when push() says the reader is full the
- * connection pauses and the peer's window closes. Writes go into the connection's send buffer;
- * the write callback runs when the buffer took the chunk, so Writable's highWaterMark and
- * 'drain' behave as on node:net. Addresses are IPv4 literals (no DNS on the fast path).
+ * zero-copy path is the callback API), one Buffer per socket and poll (RxStage: what one read(2)
+ * gives node:net), and pushed; when push() says the reader is full the connection pauses and the
+ * peer's window closes. Writes go into the connection's send buffer (corked and writev'd chunks
+ * together, so node:http's head and body leave in one segment); a chunk larger than the room
+ * left waits by reference, not copied, and the write callback runs when the buffer took it all,
+ * so Writable's highWaterMark and 'drain' behave as on node:net. Addresses are IPv4 literals (no
+ * DNS on the fast path).
+ *
+ * Whatever a poll hands to the stream side (data, end, drain, connect, close) asks the lcore's
+ * poll loop to yield (requestYield): stream and node:http work continues in nextTicks and
+ * promises, which run only when Node's event loop does.
  */
 
 type ConnectListener = () => void;
@@ -72,10 +81,21 @@ export class Socket extends Duplex {
   #eof = false;
   /** Known once connected: node:net reports no remote address while connecting. */
   #remote: { address: string; port: number } | null = null;
+  /** This poll's received bytes, not yet pushed (see RxStage). */
+  readonly #staged: RxStaged;
+  readonly #stage: RxStage;
 
   constructor(options: SocketConstructorOptions = {}) {
     super({ allowHalfOpen: options.allowHalfOpen ?? false, emitClose: false, autoDestroy: true });
     this.runtime = options.runtime ?? NetRuntime.current();
+    this.#stage = RxStage.of(this.runtime);
+    this.#staged = new RxStaged(this);
+  }
+
+  /** @internal (RxStage): this poll's bytes for the reader. */
+  takeStaged(slab: Buffer, start: number, end: number): void {
+    if (this.destroyed || this.#eof) return;
+    if (!this.push(slab.subarray(start, end))) this.#cb?.pause();
   }
 
   /** @internal: a Server wraps an accepted connection. */
@@ -138,6 +158,7 @@ export class Socket extends Duplex {
       if (this.#noDelay) cb.setNoDelay(true);
       if (this.#keepAlive !== null) cb.setKeepAlive(...this.#keepAlive);
       this.touch();
+      requestYield();
       const early = this.#early;
       this.#early = [];
       for (const w of early) this._write(w.chunk, 'binary', w.cb);
@@ -154,15 +175,16 @@ export class Socket extends Duplex {
       onData: (_s, bytes, offset, length) => {
         this.bytesRead += length;
         this.touch();
-        // A copy: the view is valid only during this call, and streams keep Buffers.
-        const buf = Buffer.from(bytes.subarray(offset, offset + length));
-        if (!this.push(buf)) cb.pause();
+        // A copy (the view is valid only during this call), pushed after the poll.
+        this.#stage.add(this.#staged, bytes, offset, length);
       },
       onEnd: () => {
         this.touch();
+        this.#stage.handOver(this.#staged);
         this.endOfStream();
       },
       onDrain: () => {
+        requestYield();
         const done = this.#writeDone;
         this.#writeDone = null;
         done?.();
@@ -174,10 +196,13 @@ export class Socket extends Duplex {
         }
       },
       onError: (_s, error) => {
+        requestYield();
         this.#hadError = true;
         this.destroy(error);
       },
       onClose: () => {
+        requestYield();
+        this.#stage.handOver(this.#staged);
         this.#closed = true;
         this.connecting = false;
         if (this.destroyed) return;
@@ -210,7 +235,11 @@ export class Socket extends Duplex {
 
   override _read(): void {
     const cb = this.#cb;
-    if (cb?.tcp.paused && !this.#closed) cb.resume();
+    if (cb?.tcp.paused && !this.#closed) {
+      // What the stack held comes through onData now: hand it over now too.
+      cb.resume();
+      this.#stage.handOver(this.#staged);
+    }
   }
 
   /**
@@ -244,9 +273,47 @@ export class Socket extends Duplex {
     }
     this.#bytesWritten += chunk.length;
     this.touch();
-    if (cb.write(chunk, 0, chunk.length)) callback();
+    // By reference: the stream keeps the chunk until its callback.
+    if (cb.write(chunk, 0, chunk.length, false)) callback();
     else if (cb.pendingBytes > 0) this.#writeDone = callback;
     // else: write refused (EPIPE reported through onError, which destroys the stream)
+  }
+
+  /**
+   * Corked or queued chunks in one go: small ones joined, so they reach the send buffer (and the
+   * wire) together, as node:net's writev does.
+   */
+  override _writev(
+    chunks: { chunk: Buffer; encoding: BufferEncoding }[],
+    callback: (err?: Error | null) => void,
+  ): void {
+    let total = 0;
+    for (let i = 0; i < chunks.length; i++) total += chunks[i].chunk.length;
+    const cb = this.#cb;
+    if (total <= WRITEV_JOIN_BYTES || cb === null || this.connecting) {
+      const joined = Buffer.allocUnsafe(total);
+      let at = 0;
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i].chunk;
+        joined.set(c, at);
+        at += c.length;
+      }
+      this._write(joined, 'binary', callback);
+      return;
+    }
+    // Large: each chunk by reference; the callback once the send buffer took the last one.
+    this.touch();
+    this.#bytesWritten += total;
+    let took = true;
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i].chunk;
+      if (!cb.write(c, 0, c.length, false)) {
+        if (cb.pendingBytes === 0) return; // refused: EPIPE through onError, which destroys
+        took = false;
+      }
+    }
+    if (took) callback();
+    else this.#writeDone = callback;
   }
 
   override _final(callback: (err?: Error | null) => void): void {
@@ -561,6 +628,9 @@ export class Server extends EventEmitter {
     return this;
   }
 }
+
+/** Corked chunks up to this many bytes in total are joined into one write (one segment). */
+const WRITEV_JOIN_BYTES = 64 * 1024;
 
 /** node:net's errors that carry only a code (no errno): streams and sockets raise them. */
 function nodeError(code: string, message: string): Error {
