@@ -2,13 +2,15 @@
 // Subject: Doorbell park/ring round trip (both sides park with the ticket protocol).
 // Baseline: postMessage ping-pong over a MessageChannel between the same two threads.
 // Others: busy-poll spin round trip, and what one event-loop yield costs an lcore's poll loop
-// (setImmediate, microtask, MessageChannel). Every iteration goes into an HDR histogram (ns);
+// (setImmediate, microtask, MessageChannel); also (handoff.ts) how long work a poll hands to the
+// event loop waits, with requestYield() and without. Every iteration goes into an HDR histogram (ns);
 // the per-run value is that run's p50 in µs, and the run-to-run value the median of those.
 import { once } from 'node:events';
 import { MessageChannel, type Worker } from 'node:worker_threads';
 import { Doorbell, startWorker } from '@bypass/atomics-sync';
 import { type BenchResult, round3, runBenchmark, type Series } from '@bypass/bench-harness';
 import * as hdr from 'hdr-histogram-js';
+import { measureHandoff } from './handoff.js';
 import { measureIdleCpu } from './idle-cpu.js';
 import {
   AB,
@@ -204,6 +206,10 @@ const idleCpu = await measureIdleCpu(process.argv.includes('--quick') ? 300 : 20
 console.log(
   `# idle lcore CPU (cores used by the process per second of wall time): busy ${round3(idleCpu.busy)}, adaptive ${round3(idleCpu.adaptive)}`,
 );
+const handoff = await measureHandoff(process.argv.includes('--quick') ? 200 : 2000);
+console.log(
+  `# poll -> event loop hand-off (a nextTick queued by a poll), µs p50/p99: with requestYield ${handoff.requestYield.p50}/${handoff.requestYield.p99}, waiting for the slice end (--slice-us ${handoff.sliceUs}) ${handoff.sliceEnd.p50}/${handoff.sliceEnd.p99}`,
+);
 
 await runBenchmark(
   {
@@ -227,5 +233,5 @@ await runBenchmark(
     },
   },
   process.argv.slice(2),
-  (r) => ({ ...latencyExtra(r), idleCpu }),
+  (r) => ({ ...latencyExtra(r), idleCpu, handoff }),
 );
