@@ -267,12 +267,13 @@ function versionOf(pkg: string): string {
  * in the same tree is part of what ran). */
 function gitState(): { commit: string; modified: string[] } | undefined {
   try {
-    const git = (...a: string[]) => execFileSync('git', a, { cwd: HERE, encoding: 'utf8' }).trim();
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: HERE, encoding: 'utf8' });
+    // Porcelain lines are "XY PATH": the status columns may start with a space, so no trim.
     const modified = git('status', '--porcelain', '--untracked-files=no')
       .split('\n')
-      .filter((l) => l !== '')
+      .filter((l) => l.length > 3)
       .map((l) => l.slice(3));
-    return { commit: git('rev-parse', '--short', 'HEAD'), modified };
+    return { commit: git('rev-parse', '--short', 'HEAD').trim(), modified };
   } catch {
     return undefined;
   }
