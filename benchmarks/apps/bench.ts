@@ -406,10 +406,9 @@ function buildCases(samples: Map<string, Samples>): {
       }
       const b = byside.bypass!;
       const k = byside.kernel!;
-      if (b.value !== null && k.value !== null) {
+      if (k.value !== null) k.ratio = 1;
+      if (b.value !== null && k.value !== null)
         b.ratio = round3(w === 'post' ? k.value / b.value : b.value / k.value);
-        k.ratio = 1;
-      }
       ratios[app.name][w] = b.ratio;
       cases.push(b, k);
     }
@@ -453,7 +452,7 @@ function printTable(cases: Case[]): void {
     rows.push([
       c.name,
       c.metric,
-      c.value === null ? `FAILED: ${String(c.error).slice(0, 60)}` : fmt(c.value),
+      c.value === null ? 'FAILED' : fmt(c.value),
       fmt(c.min),
       fmt(c.max),
       fmt(c.p50Ms as number | undefined),
@@ -461,9 +460,7 @@ function printTable(cases: Case[]): void {
       c.ratio === null ? '-' : `${fmt(c.ratio)}x`,
     ]);
   }
-  const widths = rows[0].map((_, i) =>
-    Math.max(...rows.map((r) => (r[i].startsWith('FAILED') ? 6 : r[i].length))),
-  );
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   console.log();
   for (const r of rows)
     console.log(
