@@ -110,7 +110,7 @@ export function sum16Loop(bytes: Uint8Array, off: number, len: number, initial =
 }
 
 /**
- * The previous sum16View: one big-endian 32-bit DataView load per 4 bytes (about 5 GB/s on
+ * The previous sum16View: one big-endian 32-bit DataView load per 4 bytes (3-5 GB/s on
  * 1460 bytes here). Kept for the benchmark's comparison.
  */
 export function sum16DataView(view: DataView, off: number, len: number, initial = 0): number {
