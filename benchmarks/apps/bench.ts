@@ -318,7 +318,7 @@ function params(topo?: Topology): Record<string, unknown> {
     },
     headline:
       'geometric mean over the apps of bypass small-GET req/s against the same mean on the kernel (ratio = geometric mean of the per-app req/s ratios); apps that failed on one side are left out and listed under failures',
-    ratios:
+    ratioOrientation:
       'bypass/kernel, higher is better for bypass: req/s and MB/s as they are, POST time inverted (kernel ms / bypass ms)',
     kernel: `node APP in namespace ${topo?.server ?? 'bpas<pid>'}, ${VETH_SERVER_IP}/${PREFIX} on a veth pair whose other end (${VETH_CLIENT_IP}) is in the client namespace; kernel defaults (MTU 1500, veth offloads)`,
     bypass: `bypass run --lcores ${BYPASS_LCORES} --vdev net_tap0,iface=bpat<pid>x<n> --ip ${TAP_STACK_IP}/${PREFIX} APP (node --import tsx apps/cli/src/main.ts run ..., defaults otherwise: busy polling, 1 ms slice, wildcard both, MTU 1500, no tap offloads) in the server namespace; its tap interface moved into the client namespace as ${TAP_CLIENT_IP}/${PREFIX}`,
