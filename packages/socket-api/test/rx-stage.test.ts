@@ -56,6 +56,21 @@ describe('RxStage', () => {
     for (let i = 0; i < 40; i++) expect(a.got[2 + i].equals(Buffer.alloc(3000, i))).toBe(true);
   });
 
+  it('a new range starts at the source address mod 8 (fast copies out of shared memory)', () => {
+    const stage = new RxStage();
+    const a = new Sink();
+    const sa = new RxStaged(a);
+    const src = new Uint8Array(new SharedArrayBuffer(4096), 8);
+    for (const off of [66, 3, 54, 0, 7]) {
+      src.fill(off, off, off + 100);
+      stage.add(sa, src, off, 100);
+      stage.flush();
+      const got = a.got[a.got.length - 1];
+      expect(got.byteOffset % 8).toBe((src.byteOffset + off) % 8);
+      expect(got.equals(Buffer.alloc(100, off))).toBe(true);
+    }
+  });
+
   it('handOver() before a flush (end of stream) hands the open range once', () => {
     const stage = new RxStage();
     const a = new Sink();
