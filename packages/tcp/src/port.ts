@@ -38,7 +38,7 @@ export class StackPort {
     const stack = this.stack;
     const rx = this.#rx;
     const n = rxBurst(this.port, this.queue, rx, this.burst);
-    for (let i = 0; i < n; i++) stack.input(rx[i], now);
+    stack.inputBurst(rx, n, now);
     this.rxFrames += n;
     stack.poll(now);
     return n + this.flush();

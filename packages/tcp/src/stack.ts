@@ -38,7 +38,7 @@ import {
   arpSpa,
   arpTpa,
 } from './wire/arp.js';
-import { get16, set16, set32 } from './wire/bytes.js';
+import { get16, get32, set16, set32 } from './wire/bytes.js';
 import { checksumOf, ipv4PseudoSum, sum16, sum16View } from './wire/checksum.js';
 import {
   ETH_HEADER_LEN,
@@ -69,7 +69,6 @@ import {
   IPV4_FLAG_MF,
   ipv4Check,
   ipv4Dst,
-  ipv4FillChecksum,
   ipv4FragOffset,
   ipv4HeaderLen,
   ipv4IsFragment,
@@ -269,6 +268,9 @@ export class Stack implements TcpHost {
   readonly #netmask: number;
   #ipIdent: number;
   readonly #deferred: TcpSocket[] = [];
+  /** Sockets owing an ACK at the next poll (the end of the receive burst): `[0 .. count)`. */
+  readonly #acksAtPoll: (TcpSocket | null)[] = [];
+  #acksAtPollCount = 0;
   readonly #scratch = new Uint32Array(64);
   #linear: Uint8Array | null = null;
   readonly #challengeLimit: number;
@@ -286,7 +288,13 @@ export class Stack implements TcpHost {
   readonly #views: (DataView | undefined)[] = new Array(256).fill(undefined);
   /** The view over the bytes of the frame being processed, or null (a copy: use sum16). */
   #rxView: DataView | null = null;
-  readonly #txView: DataView;
+  /** A DataView over `data` (the pool's bytes): one big-endian store per header field. */
+  readonly txView: DataView;
+  /** This interface's MAC as its high 16 and low 32 bits (compared per frame without a 48-bit double). */
+  readonly #macHi: number;
+  readonly #macLo: number;
+  /** Ones' complement sum of our address's two 16-bit halves (IPv4 header and pseudo-header). */
+  readonly #srcSum: number;
 
   /** Throws IfaceOptionError naming a bad option and its value. */
   constructor(options: StackOptions) {
@@ -296,7 +304,7 @@ export class Stack implements TcpHost {
     }
     this.pool = o.pool;
     this.data = o.pool.data;
-    this.#txView = this.viewOf(o.pool);
+    this.txView = this.viewOf(o.pool);
     try {
       this.mac = typeof o.mac === 'number' ? o.mac : parseMac(o.mac);
     } catch {
@@ -310,8 +318,11 @@ export class Stack implements TcpHost {
     ) {
       throw new IfaceOptionError('mac', o.mac, 'a unicast MAC address like 02:00:00:00:00:01');
     }
+    this.#macHi = Math.floor(this.mac / 0x1_0000_0000);
+    this.#macLo = this.mac >>> 0;
     const { ip, prefixLen } = parseCidr('ip', String(o.ip));
     this.localIp = ip;
+    this.#srcSum = (ip >>> 16) + (ip & 0xffff);
     this.prefixLen = prefixLen;
     this.#netmask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
     // RFC 3021 2.2: a /31 (and a /32) has no directed broadcast, only 255.255.255.255.
@@ -409,6 +420,20 @@ export class Stack implements TcpHost {
    * `stats` and dropped; nothing thrown by a bad frame.
    */
   input(m: number, now: number): void {
+    this.inputNoFree(m, now).free(m);
+  }
+
+  /**
+   * `input` for a burst: `handles[0 .. n)` in order, then every mbuf freed at once (one return
+   * to the pool's cache, not one per frame). `handles` is scratch afterwards.
+   */
+  inputBurst(handles: Uint32Array, n: number, now: number): void {
+    for (let i = 0; i < n; i++) this.inputNoFree(handles[i], now);
+    if (n > 0) this.pool.freeBulk(handles, n);
+  }
+
+  /** Processes one frame and returns its pool; the caller frees the mbuf. */
+  private inputNoFree(m: number, now: number): PktmbufPool {
     const pool = m >>> 24 === this.pool.mempool.poolId ? this.pool : mbufPoolOf(m);
     this.#lastNow = now;
     this.#rxView = this.viewOf(pool);
@@ -428,7 +453,7 @@ export class Stack implements TcpHost {
         (ol & MbufOlFlag.RX_RSS_HASH) !== 0 && this.#rss !== undefined ? pool.rssHash(m) : -1;
       this.frame(pool.data, pool.mtod(m), pool.dataLen(m), ol, hash, now);
     }
-    pool.free(m);
+    return pool;
   }
 
   /** Processes a frame given as bytes (tests, captures). The bytes are not kept. */
@@ -441,6 +466,7 @@ export class Stack implements TcpHost {
   /** Timers, ARP retries and timeouts, reassembly timeouts, deferred output. Call every loop. */
   poll(now: number): void {
     this.#lastNow = now;
+    if (this.#acksAtPollCount > 0) this.flushAcksAtPoll(now);
     this.timers.manage(now);
     const ips = this.#scratch;
     // The ARP cache walks all its slots for retries and ageing: at every poll only while
@@ -470,7 +496,8 @@ export class Stack implements TcpHost {
     let t = this.timers.nextExpiry();
     if (this.arp.pendingTotal > 0) t = Math.min(t, this.#lastNow + Math.min(this.arp.retryMs, 100));
     if (this.reassembler.pending > 0) t = Math.min(t, this.#lastNow + 1000);
-    if (this.#deferred.length > 0 || this.txCount > 0) t = Math.min(t, this.#lastNow);
+    if (this.#deferred.length > 0 || this.#acksAtPollCount > 0 || this.txCount > 0)
+      t = Math.min(t, this.#lastNow);
     return t;
   }
 
@@ -502,6 +529,8 @@ export class Stack implements TcpHost {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#acksAtPoll.fill(null);
+    this.#acksAtPollCount = 0;
     for (const s of [...this.connections]) {
       s.state = TcpState.CLOSED;
       this.release(s);
@@ -687,17 +716,27 @@ export class Stack implements TcpHost {
   // -------------------------------------------------------------------------------------------
   // TcpHost
 
-  ipAlloc(): number {
+  ipAlloc(l4Align = -1): number {
     if (this.txCount >= this.txQueue.length) {
       this.stats.txQueueFull++;
       return -1;
     }
-    const m = this.pool.alloc();
+    const pool = this.pool;
+    const m = pool.alloc();
     if (m < 0) {
       this.stats.txNoMbuf++;
       return -1;
     }
-    this.l4Off = this.pool.mtod(m) + FRAME_HEADERS;
+    let l4 = pool.mtod(m) + FRAME_HEADERS;
+    if (l4Align >= 0 && pool.headroom >= 8) {
+      // Start the frame up to 7 bytes early, in the headroom (rte_pktmbuf_prepend's room).
+      const back = (this.data.byteOffset + l4 - l4Align) & 7;
+      if (back !== 0) {
+        pool.setDataOff(m, pool.dataOff(m) - back);
+        l4 -= back;
+      }
+    }
+    this.l4Off = l4;
     return m;
   }
 
@@ -710,66 +749,69 @@ export class Stack implements TcpHost {
     tsoSegsz: number,
   ): void {
     const pool = this.pool;
-    const d = this.data;
+    const v = this.txView;
     const eth = pool.mtod(m);
     const ip = eth + ETH_HEADER_LEN;
     const l4 = ip + IPV4_HEADER;
     const total = IPV4_HEADER + l4Len;
     // TCP sets DF: the path MTU is the link MTU here, and DF is what Linux sends.
-    this.writeIpv4(d, ip, total, proto, dst, proto === IP_PROTO_TCP ? IPV4_FLAG_DF : 0);
+    this.writeIpv4(ip, total, proto, dst, proto === IP_PROTO_TCP ? IPV4_FLAG_DF : 0);
+    // RFC 793 3.1 pseudo-header (source, destination, protocol, L4 length), from the values.
+    let pseudo = this.#srcSum + (dst >>> 16) + (dst & 0xffff) + proto + l4Len;
+    pseudo = (pseudo & 0xffff) + (pseudo >>> 16);
+    pseudo = (pseudo & 0xffff) + (pseudo >>> 16);
     let ol = 0;
     if (this.offload && (proto === IP_PROTO_TCP || proto === IP_PROTO_UDP)) {
       // The device completes the checksum from the pseudo-header sum left in the field.
-      const at = l4 + (proto === IP_PROTO_TCP ? 16 : 6);
-      set16(d, at, ipv4PseudoSum(d, ip, proto, l4Len));
+      v.setUint16(l4 + (proto === IP_PROTO_TCP ? 16 : 6), pseudo);
       ol = proto === IP_PROTO_TCP ? MbufOlFlag.TX_TCP_CKSUM : MbufOlFlag.TX_UDP_CKSUM;
     } else if (proto === IP_PROTO_TCP) {
-      set16(d, l4 + 16, 0);
-      set16(
-        d,
-        l4 + 16,
-        checksumOf(sum16View(this.#txView, l4, l4Len, ipv4PseudoSum(d, ip, proto, l4Len))),
-      );
+      v.setUint16(l4 + 16, 0);
+      v.setUint16(l4 + 16, checksumOf(sum16View(v, l4, l4Len, pseudo)));
     } else if (proto === IP_PROTO_UDP) {
-      set16(d, l4 + 6, 0);
-      const c = checksumOf(sum16View(this.#txView, l4, l4Len, ipv4PseudoSum(d, ip, proto, l4Len)));
-      set16(d, l4 + 6, c === 0 ? 0xffff : c);
+      v.setUint16(l4 + 6, 0);
+      const c = checksumOf(sum16View(v, l4, l4Len, pseudo));
+      v.setUint16(l4 + 6, c === 0 ? 0xffff : c);
     }
     if (tsoSegsz > 0 && total > this.mtu) {
       ol |= MbufOlFlag.TX_TCP_SEG | MbufOlFlag.TX_TCP_CKSUM;
       pool.setTsoSegsz(m, tsoSegsz);
-      if (!this.offload) {
-        set16(d, l4 + 16, ipv4PseudoSum(d, ip, proto, l4Len));
-      }
+      if (!this.offload) v.setUint16(l4 + 16, pseudo);
     }
     pool.setOlFlags(m, ol);
     const frameLen = ETH_HEADER_LEN + total;
     pool.setDataLen(m, frameLen);
     pool.setPktLen(m, frameLen);
-    setMac(d, eth + 6, this.mac);
-    set16(d, eth + 12, ETHERTYPE_IPV4);
+    v.setUint16(eth + 6, this.#macHi);
+    v.setUint32(eth + 8, this.#macLo);
+    v.setUint16(eth + 12, ETHERTYPE_IPV4);
     this.resolveAndQueue(m, eth, dst, now);
   }
 
-  private writeIpv4(
-    d: Uint8Array,
-    ip: number,
-    total: number,
-    proto: number,
-    dst: number,
-    flags: number,
-  ): void {
-    d[ip] = 0x45;
-    d[ip + 1] = 0;
-    set16(d, ip + 2, total);
-    set16(d, ip + 4, this.#ipIdent);
-    this.#ipIdent = (this.#ipIdent + 1) & 0xffff;
-    set16(d, ip + 6, flags);
-    d[ip + 8] = TTL;
-    d[ip + 9] = proto;
-    set32(d, ip + 12, this.localIp);
-    set32(d, ip + 16, dst);
-    ipv4FillChecksum(d, ip);
+  /**
+   * A 20-byte IPv4 header at data[ip ..], in `txView`'s bytes. The checksum is summed from the
+   * field values (RFC 1071), without reading the header back.
+   */
+  private writeIpv4(ip: number, total: number, proto: number, dst: number, flags: number): void {
+    const v = this.txView;
+    const ident = this.#ipIdent;
+    this.#ipIdent = (ident + 1) & 0xffff;
+    let sum =
+      0x4500 +
+      total +
+      ident +
+      flags +
+      ((TTL << 8) | proto) +
+      this.#srcSum +
+      (dst >>> 16) +
+      (dst & 0xffff);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    v.setUint32(ip, 0x4500_0000 | total);
+    v.setUint32(ip + 4, ((ident << 16) | flags) >>> 0);
+    v.setUint32(ip + 8, (((TTL << 24) | (proto << 16)) >>> 0) + (~sum & 0xffff));
+    v.setUint32(ip + 12, this.localIp);
+    v.setUint32(ip + 16, dst);
   }
 
   /** Ethernet destination for `dst`, then into the tx queue (or behind ARP). Owns `m`. */
@@ -788,7 +830,8 @@ export class Stack implements TcpHost {
     }
     const mac = this.arp.lookup(hop, now);
     if (mac >= 0) {
-      setMac(d, eth, mac);
+      this.txView.setUint16(eth, Math.floor(mac / 0x1_0000_0000));
+      this.txView.setUint32(eth + 2, mac >>> 0);
       this.queue(m);
       return;
     }
@@ -807,6 +850,22 @@ export class Stack implements TcpHost {
     }
     this.txQueue[this.txCount++] = m;
     this.stats.txFrames++;
+  }
+
+  ackAtPoll(s: TcpSocket): void {
+    this.#acksAtPoll[this.#acksAtPollCount++] = s;
+  }
+
+  private flushAcksAtPoll(now: number): void {
+    const list = this.#acksAtPoll;
+    // The list is kept (not emptied with length = 0): no array to grow again at the next burst.
+    for (let i = 0; i < this.#acksAtPollCount; i++) {
+      const s = list[i] as TcpSocket;
+      list[i] = null;
+      if (s.state !== TcpState.CLOSED) s.flushAckAtPoll(now);
+      else s.ackAtPoll = false;
+    }
+    this.#acksAtPollCount = 0;
   }
 
   deferOutput(s: TcpSocket): void {
@@ -879,12 +938,15 @@ export class Stack implements TcpHost {
       st.rxMalformed++;
       return;
     }
-    const dstMac = getMac(b, off);
-    if (dstMac !== this.mac && dstMac !== MAC_BROADCAST) {
+    // The destination MAC as 16 + 32 bits: no 48-bit number per frame.
+    const dstHi = get16(b, off);
+    const dstLo = get32(b, off + 2);
+    const broadcast = dstHi === 0xffff && dstLo === 0xffffffff;
+    if (!broadcast && (dstHi !== this.#macHi || dstLo !== this.#macLo)) {
       st.rxNotForUs++;
       return;
     }
-    this.#rxLinkBroadcast = dstMac === MAC_BROADCAST;
+    this.#rxLinkBroadcast = broadcast;
     const type = ethRawType(b, off);
     if (type === ETHERTYPE_IPV4)
       this.ipv4(b, off + ETH_HEADER_LEN, len - ETH_HEADER_LEN, ol, rssHash, now);
@@ -1332,7 +1394,7 @@ export class Stack implements TcpHost {
       d.set(whole.subarray(at, at + chunk), ip + IPV4_HEADER);
       const more = at + chunk < udpLen ? IPV4_FLAG_MF : 0;
       this.#ipIdent = ident;
-      this.writeIpv4(d, ip, IPV4_HEADER + chunk, IP_PROTO_UDP, dst, more | (at >>> 3));
+      this.writeIpv4(ip, IPV4_HEADER + chunk, IP_PROTO_UDP, dst, more | (at >>> 3));
       setMac(d, eth + 6, this.mac);
       set16(d, eth + 12, ETHERTYPE_IPV4);
       this.pool.setDataLen(m, ETH_HEADER_LEN + IPV4_HEADER + chunk);
@@ -1343,6 +1405,22 @@ export class Stack implements TcpHost {
     this.#ipIdent = (ident + 1) & 0xffff;
     st.udpOut++;
     return true;
+  }
+
+  /**
+   * Aborts connections (RFC 9293 3.10.5: an RST to each peer that knows the connection, then
+   * CLOSED) while the tx queue has room for their RSTs: for a program that died, so its peers
+   * learn at once instead of waiting for a timeout. The application's onClose runs for each
+   * (error ECONNABORTED). The caller sends the tx queue (StackPort.flush) and calls again while
+   * this returns more than 0.
+   * @returns the connections still open (those the full tx queue left for the next call).
+   */
+  resetAll(now: number): number {
+    for (const s of [...this.connections]) {
+      if (this.txCount >= this.txQueue.length) break;
+      s.abort(now);
+    }
+    return this.connections.size;
   }
 }
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sum16, WireError } from './checksum.js';
 import {
@@ -184,5 +185,36 @@ describe('Ipv4Repr', () => {
     expect(ipv4ToString(0xffffffff)).toBe('255.255.255.255');
     expect(() => parseIpv4('10.77.0.256')).toThrow(WireError);
     expect(() => parseIpv4('10.77.0')).toThrow(WireError);
+  });
+});
+
+describe('ipv4VerifyChecksum', () => {
+  it('agrees with the RFC 1071 sum over the header for any 20-byte header, and with options (fast-check)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 60, maxLength: 60 }),
+        fc.integer({ min: 5, max: 15 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 3 }),
+        (bytes, ihl, fill, at) => {
+          const b = new Uint8Array(64);
+          b.set(bytes, at);
+          b[at] = 0x40 | ihl;
+          if (fill) ipv4FillChecksum(b, at);
+          expect(ipv4VerifyChecksum(b, at)).toBe(sum16(b, at, ihl * 4) === 0xffff);
+          if (fill) expect(ipv4VerifyChecksum(b, at)).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('accepts a header with its exact checksum and refuses it one bit off', () => {
+    const b = new Uint8Array(20);
+    b[0] = 0x45;
+    b[10] = 0xba; // 0x4500 + 0xbaff = 0xffff
+    b[11] = 0xff;
+    expect(ipv4VerifyChecksum(b, 0)).toBe(true);
+    b[11] = 0xfe;
+    expect(ipv4VerifyChecksum(b, 0)).toBe(false);
   });
 });

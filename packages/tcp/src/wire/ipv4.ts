@@ -134,7 +134,25 @@ export function setIpv4Dst(b: Uint8Array, off: number, ip: number): void {
 
 /** True when the header checksum verifies: the sum over IHL * 4 bytes, checksum included, is 0xffff. */
 export function ipv4VerifyChecksum(b: Uint8Array, off: number): boolean {
-  return sum16(b, off, ipv4HeaderLen(b, off)) === 0xffff;
+  const hl = ipv4HeaderLen(b, off);
+  if (hl !== IPV4_MIN_HEADER_LEN) return sum16(b, off, hl) === 0xffff;
+  // Nearly every header has no options: ten words, summed inline (once per received packet).
+  let s =
+    ((b[off] + b[off + 2] + b[off + 4] + b[off + 6] + b[off + 8]) << 8) +
+    ((b[off + 10] + b[off + 12] + b[off + 14] + b[off + 16] + b[off + 18]) << 8) +
+    b[off + 1] +
+    b[off + 3] +
+    b[off + 5] +
+    b[off + 7] +
+    b[off + 9] +
+    b[off + 11] +
+    b[off + 13] +
+    b[off + 15] +
+    b[off + 17] +
+    b[off + 19];
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return s === 0xffff;
 }
 /** Computes and writes the header checksum over IHL * 4 bytes (options included). */
 export function ipv4FillChecksum(b: Uint8Array, off: number): void {
