@@ -1,4 +1,5 @@
-// bypass: the project's command line. `pnpm bypass <command> [args]`; `pnpm bypass help`.
+// bypass: the project's command line. `pnpm bypass <command> [args]` in the repository, or the
+// `bypass` command (bin/bypass.mjs) in a project that installed it; `bypass help`.
 import { formatSummary, PcapSummaryInputError, summarizePcap } from './pcap-summary.js';
 
 const USAGE = `usage: bypass <command> [args]
@@ -70,6 +71,17 @@ function main(argv: string[]): number | Promise<number> {
       return 2;
   }
 }
+
+// The repository's `pnpm bypass ...` runs at the repository's root: take the program and its
+// relative paths from the folder the person ran it in, as the installed `bypass` command does.
+const initCwd = process.env.INIT_CWD;
+if (
+  process.env.npm_lifecycle_event === 'bypass' &&
+  process.env.npm_package_name === 'bypass' &&
+  initCwd !== undefined &&
+  initCwd !== process.cwd()
+)
+  process.chdir(initCwd);
 
 const status = main(process.argv.slice(2));
 if (typeof status === 'number') process.exitCode = status;

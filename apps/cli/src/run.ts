@@ -2,6 +2,7 @@
 // traffic on the user-space stack (transparent mode, @bypass/socket-api transparent.ts).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
 import {
   cleanup,
   EalArgError,
@@ -28,13 +29,16 @@ import {
   ethTxQueueSetup,
 } from '@bypass/pmd';
 import {
+  type ListenInfo,
   parseCidr,
   parseIPv4,
   TRANSPARENT_LCORE_MODULE,
   type TransparentLcoreArg,
+  type TransparentLcoreReport,
   type TransparentLcoreResult,
   type WildcardMode,
 } from '@bypass/socket-api';
+import { formatLoadError, locationInStack } from './program-error.js';
 
 export const RUN_USAGE = `usage: bypass run [EAL options] --ip ADDR/PREFIX [run options] [--] APP [app args]
 
@@ -42,7 +46,10 @@ Runs APP (an unmodified node:net / node:http program, .js/.mjs/.ts) on every wor
 lcore but the main one), each with its own user-space TCP/IP stack on its own queue of the port
 (RSS spreads connections over them). Listens on the bypass address, and on the wildcard, go
 through the stack; connections to the bypass subnet go through the stack; everything else uses
-the kernel's sockets. Runs until SIGINT or SIGTERM.
+the kernel's sockets. APP and relative paths are taken from the current folder. Once APP has
+loaded and listened on every lcore, a line says where it listens. Runs until SIGINT or SIGTERM;
+if APP dies (an exception nobody catches), its stack connections are reset (RST) and bypass run
+exits 1.
 
 EAL options (see --help of any EAL app): -l LIST | --lcores LIST, --vdev NAME[,k=v...],
   -m MB, --log-level L, --no-pin, --poll busy|adaptive, --spin-polls N, --slice-us N
@@ -57,6 +64,10 @@ run options:
   --mtu N                the stack's IP MTU (default 1500)
   --mbufs N              mbufs in the pool (default 4096 per queue, at least 8192)
   --trace                print each listen/connect routing decision on stderr
+
+listen hosts: none, '0.0.0.0', '::' (the wildcard) and the --ip address go to the stack (the
+wildcard also to the kernel, with --wildcard both); 'localhost', names, loopback and other
+addresses go to the kernel only, with a notice on stderr.
 
 example:
   bypass run --lcores 0-1 --vdev net_tap0,iface=bp0 --ip 10.0.0.2/24 app.js
@@ -216,6 +227,39 @@ export function runSummary(
   return `${lines.join('\n')}\n`;
 }
 
+/** Where one listen() listens, for the ready line. */
+export function describeListen(l: ListenInfo): string {
+  if (l.route === 'kernel') return `${l.kernel} (kernel only)`;
+  if (l.route === 'stack') return `${l.stack} (stack)`;
+  return `${l.stack} (stack) and ${l.kernel} (kernel)`;
+}
+
+/**
+ * Collects the lcores' reports (TransparentLcoreReport) and says when the program is ready:
+ * loaded and listening on every worker lcore. `ready()` is called once, with the first listen of
+ * the first worker lcore.
+ */
+export class ReadyWatch {
+  readonly #loaded = new Set<number>();
+  readonly #listening = new Map<number, ListenInfo>();
+  #done = false;
+
+  constructor(
+    readonly workers: readonly number[],
+    readonly ready: (first: ListenInfo) => void,
+  ) {}
+
+  report(r: TransparentLcoreReport): void {
+    if (r.type === 'loaded') this.#loaded.add(r.lcore);
+    else if (!this.#listening.has(r.lcore)) this.#listening.set(r.lcore, r.listen);
+    if (this.#done) return;
+    if (this.workers.every((l) => this.#loaded.has(l) && this.#listening.has(l))) {
+      this.#done = true;
+      this.ready(this.#listening.get(this.workers[0]) as ListenInfo);
+    }
+  }
+}
+
 /**
  * `bypass run ...`: exit status 0 after SIGINT/SIGTERM, 1 when the program or an lcore failed (or
  * the setup did), 2 on bad usage.
@@ -261,6 +305,7 @@ export async function run(argv: readonly string[]): Promise<number> {
 
   let code = 0;
   let port = -1;
+  let channel: BroadcastChannel | undefined;
   try {
     const { config } = await init(eal);
     const workers = config.lcores.filter((id) => id !== config.mainLcore);
@@ -286,6 +331,18 @@ export async function run(argv: readonly string[]): Promise<number> {
       ethTxQueueSetup(port, q, { size: 1024 });
     }
     ethDevStart(port);
+    const iface = info.driver === 'net_tap' ? ` (interface ${info.args.iface ?? `bp${port}`})` : '';
+    const lcoreList = `lcore${workers.length > 1 ? 's' : ''} ${workers.join(',')}`;
+    const watch = new ReadyWatch(workers, (first) =>
+      process.stderr.write(
+        `bypass run: ${args.app} listening on ${describeListen(first)}, ${lcoreList}, ` +
+          `port ${info.name}${iface} with ${workers.length} queue${workers.length > 1 ? 's' : ''}, ` +
+          `${args.ip}; SIGINT or SIGTERM stops\n`,
+      ),
+    );
+    const channelName = `bypass-run-${process.pid}-${Date.now()}`;
+    channel = new BroadcastChannel(channelName);
+    channel.onmessage = (e) => watch.report((e as { data: TransparentLcoreReport }).data);
     const absApp = app;
     workers.forEach((lcore, queue) => {
       const arg: TransparentLcoreArg = {
@@ -302,15 +359,12 @@ export async function run(argv: readonly string[]): Promise<number> {
         trace: args.trace,
         app: absApp,
         args: args.appArgs,
+        channel: channelName,
+        // The same program runs on every lcore: one notice is enough.
+        notices: queue === 0,
       };
       remoteLaunch(lcore, TRANSPARENT_LCORE_MODULE, 'transparentLcore', arg);
     });
-    const iface = info.driver === 'net_tap' ? ` (interface ${info.args.iface ?? `bp${port}`})` : '';
-    process.stderr.write(
-      `bypass run: ${args.app} on lcore${workers.length > 1 ? 's' : ''} ${workers.join(',')}, ` +
-        `port ${info.name}${iface} with ${workers.length} queue${workers.length > 1 ? 's' : ''}, ` +
-        `${args.ip}; SIGINT or SIGTERM stops\n`,
-    );
     const started = performance.now();
     const results = await mpWaitLcore();
     process.stderr.write(
@@ -323,14 +377,35 @@ export async function run(argv: readonly string[]): Promise<number> {
     );
   } catch (e) {
     const err = e as Error;
+    const loadFailure =
+      err instanceof LcoreError
+        ? new RegExp(`^lcore ${err.lcoreId}: ProgramLoadError: `).exec(err.message)
+        : null;
     if (startupInterrupted(err)) process.stderr.write(`bypass run: ${STARTUP_INTERRUPTED}\n`);
-    else {
+    else if (loadFailure !== null) {
+      // The program did not load: where in it, as node would say, not the lcore's internals.
+      const headline = err.message.slice(loadFailure[0].length);
+      const stack = (err as LcoreError).lcoreStack ?? '';
+      process.stderr.write(
+        `bypass run: ${args.app} failed to load: ${formatLoadError(app, headline, stack)}\n`,
+      );
+      code = 1;
+    } else {
+      // The program died (an exception nobody caught): where, before the lcore's whole stack.
+      const at = err instanceof LcoreError ? locationInStack(err.lcoreStack ?? '') : undefined;
+      if (at !== undefined) {
+        const headline = err.message.replace(/^lcore \d+: /, '');
+        process.stderr.write(
+          `bypass run: ${args.app} died at ${at.file}:${at.line}:${at.column}: ${headline}\n`,
+        );
+      }
       process.stderr.write(
         `bypass run: ${err instanceof LcoreError ? (err.stack ?? err.message) : `${err.name}: ${err.message}`}\n`,
       );
       code = err instanceof RunUsageError || err instanceof EalArgError ? 2 : 1;
     }
   }
+  channel?.close();
   if (port >= 0) {
     try {
       ethDevStop(port);

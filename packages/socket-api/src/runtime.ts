@@ -187,4 +187,20 @@ export class NetRuntime {
     this.stack.close();
     if (current === this) current = undefined;
   }
+
+  /**
+   * Resets every connection (an RST to each peer, Stack.resetAll) and sends the RSTs now, before
+   * the port goes away: what the kernel does for a process that dies with sockets open. The
+   * application's sockets see ECONNABORTED. Stops early if the port takes no more frames.
+   */
+  resetAll(): void {
+    const t = now();
+    let before = Number.POSITIVE_INFINITY;
+    for (;;) {
+      const left = this.stack.resetAll(t);
+      this.stackPort.flush();
+      if (left === 0 || left >= before || this.stack.txCount > 0) return;
+      before = left;
+    }
+  }
 }

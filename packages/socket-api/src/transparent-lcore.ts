@@ -1,7 +1,8 @@
 import { pathToFileURL } from 'node:url';
+import { BroadcastChannel } from 'node:worker_threads';
 import { importModule, lcoreId, stop } from '@bypass/eal';
 import { NetRuntime, type NetRuntimeOptions } from './runtime.js';
-import { installTransparent, type WildcardMode } from './transparent.js';
+import { installTransparent, type ListenInfo, type WildcardMode } from './transparent.js';
 
 /**
  * What `bypass run` launches on each worker lcore (remoteLaunch(lcore, TRANSPARENT_LCORE_MODULE,
@@ -9,6 +10,12 @@ import { installTransparent, type WildcardMode } from './transparent.js';
  * installed in this thread, then the program imported (unmodified), while the runtime's poll
  * loop runs until the EAL stops (SIGINT, SIGTERM, an lcore error). The program's own timers,
  * promises and kernel sockets run on the thread's event loop between poll slices.
+ *
+ * When the program dies (an exception nobody catches, in a handler, a timer or a promise), the
+ * lcore resets every connection of its stack (an RST to each peer, as the kernel does for a
+ * process that dies), stops every lcore and reports the exception. A program that fails to load
+ * is reported as a ProgramLoadError (name: message of the program's error, its stack as the
+ * stack), so `bypass run` can say where in the program it failed.
  */
 export interface TransparentLcoreArg {
   /** The ethdev port (id or name), started by the main thread. */
@@ -33,6 +40,23 @@ export interface TransparentLcoreArg {
   app: string;
   /** Its arguments (process.argv.slice(2) in the program). */
   args: string[];
+  /**
+   * A BroadcastChannel name: the lcore posts a TransparentLcoreReport when the program has
+   * loaded and when each of its listen() calls is listening (`bypass run`'s ready line).
+   */
+  channel?: string;
+  /** Print the one-line notice for a listen() that goes to the kernel only (default true). */
+  notices?: boolean;
+}
+
+/** What an lcore posts on `channel`. */
+export type TransparentLcoreReport =
+  | { type: 'loaded'; lcore: number }
+  | { type: 'listening'; lcore: number; listen: ListenInfo };
+
+/** The program (the module `bypass run` was given, or one it imports) failed to load. */
+export class ProgramLoadError extends Error {
+  override name = 'ProgramLoadError';
 }
 
 export interface TransparentLcoreResult {
@@ -57,6 +81,8 @@ export async function transparentLcore(arg: TransparentLcoreArg): Promise<Transp
     tsoMaxBytes: arg.tsoMaxBytes,
   });
   const lcore = lcoreId();
+  const channel = arg.channel === undefined ? undefined : new BroadcastChannel(arg.channel);
+  const report = (r: TransparentLcoreReport) => channel?.postMessage(r);
   const transparent = installTransparent({
     runtime,
     wildcard: arg.wildcard,
@@ -64,25 +90,71 @@ export async function transparentLcore(arg: TransparentLcoreArg): Promise<Transp
     trace: arg.trace
       ? (line) => process.stderr.write(`bypass run: lcore ${lcore}: ${line}\n`)
       : undefined,
+    notice: arg.notices === false ? () => {} : undefined,
+    onListening: (listen) => report({ type: 'listening', lcore, listen }),
   });
+  // The program's death: the first exception nobody caught (the program's own
+  // 'uncaughtException' listeners, if it has any, decide instead, as in plain node).
+  let death: { error: unknown } | undefined;
+  const die = (error: unknown) => {
+    if (death !== undefined) return;
+    death = { error };
+    runtime.resetAll();
+    stop();
+  };
+  const onUncaught = (error: unknown) => {
+    if (process.listenerCount('uncaughtException') === 1) die(error);
+  };
+  process.on('uncaughtException', onUncaught);
+  const finish = () => {
+    process.off('uncaughtException', onUncaught);
+    channel?.close();
+    transparent.uninstall();
+    // Whatever is still open is reset, not dropped: the port goes away after this.
+    runtime.resetAll();
+    runtime.close();
+  };
   // What the program sees as its command line: node, itself, its arguments.
   process.argv = [process.argv[0], arg.app, ...arg.args];
-  const loop = runtime.run();
-  try {
-    // importModule: a load cut short by a stop request (Ctrl-C also kills tsx's esbuild service)
-    // is reported as that stop, not as the program's error.
-    await importModule(pathToFileURL(arg.app).href);
-  } catch (e) {
-    // The program failed to load: stop every lcore (the EAL reports this one's error).
-    stop();
-    await loop.catch(() => undefined);
-    transparent.uninstall();
-    runtime.close();
-    throw e;
+  // An exception thrown by the program while the stack delivers to it ends the loop.
+  const loop = runtime.run().catch((e: unknown) => {
+    die(e);
+    return undefined;
+  });
+  // importModule: a load cut short by a stop request (Ctrl-C also kills tsx's esbuild service)
+  // is reported as that stop, not as the program's error. A load that never ends (a top-level
+  // await) still lets a stop or the program's death end the lcore.
+  let loadError: { error: unknown } | undefined;
+  const loaded = importModule(pathToFileURL(arg.app).href).then(
+    () => true,
+    (error: unknown) => {
+      loadError = { error };
+      return true;
+    },
+  );
+  if (await Promise.race([loaded, loop.then(() => false)])) {
+    if (loadError !== undefined) {
+      // The program failed to load: stop every lcore (the EAL reports this one's error).
+      stop();
+    } else if (death === undefined) report({ type: 'loaded', lcore });
   }
   const r = await loop;
-  transparent.uninstall();
-  runtime.close();
+  finish();
+  if (loadError !== undefined) {
+    const err = loadError.error as Error;
+    if (!(err instanceof Error) || err.name === 'StartupInterruptedError') throw err;
+    const failed = new ProgramLoadError(`${err.name}: ${err.message}`, { cause: err });
+    failed.stack = err.stack;
+    throw failed;
+  }
+  if (death !== undefined) throw death.error;
   const { rxFrames, txFrames } = runtime.stack.stats;
-  return { lcore, queue: arg.queue, polls: r.polls, work: r.work, rxFrames, txFrames };
+  return {
+    lcore,
+    queue: arg.queue,
+    polls: r?.polls ?? 0,
+    work: r?.work ?? 0,
+    rxFrames,
+    txFrames,
+  };
 }

@@ -15,7 +15,11 @@ import { NetRuntime } from './runtime.js';
  *   `wildcard: 'both'` (the default, Onload's rule), on the kernel too. Connections from the
  *   stack reach the program as `server.emit('connection', socket)`; `address()`, `listening`,
  *   'listening', `close()`, `getConnections()` and `maxConnections` behave as node:net's.
- *   Any other host (127.0.0.1, a name, a pipe, a handle or fd) goes to the kernel unchanged;
+ *   With a host, node:net looks it up before it binds (even '0.0.0.0'), so the stack listens
+ *   when the kernel's 'listening' comes, before the program's own 'listening' callbacks run.
+ *   Any other host (localhost, a name, 127.0.0.1, another address) goes to the kernel unchanged,
+ *   with a one-line notice that says how to reach the stack instead (`notice`); a pipe, a
+ *   handle or an fd goes to the kernel silently;
  * - `net.connect` / `net.createConnection`, `new net.Socket().connect()` and http.Agent
  *   (`http.get`, `http.request`) to an IPv4 literal inside the bypass subnet (or in `routes`)
  *   connect through the stack; every other destination uses the kernel's sockets unchanged.
@@ -46,6 +50,23 @@ export interface TransparentOptions {
   routes?: string[];
   /** Called with a line for each routing decision (listen and connect), for --trace. */
   trace?: (line: string) => void;
+  /**
+   * Called once per listen() that goes to the kernel only because of its host (localhost, a
+   * name, loopback, another address), with a line that says so and how to serve it through the
+   * stack. Default: the line on stderr. Pass `() => {}` to keep quiet.
+   */
+  notice?: (line: string) => void;
+  /** Called when a listen() has succeeded: where it listens (for `bypass run`'s ready line). */
+  onListening?: (info: ListenInfo) => void;
+}
+
+/** Where a listen() ended up, once listening. */
+export interface ListenInfo {
+  route: ListenRoute;
+  /** ADDRESS:PORT on the stack (routes 'stack' and 'both'). */
+  stack?: string;
+  /** HOST:PORT (`*` for no host) or the pipe's path, on the kernel (routes 'kernel' and 'both'). */
+  kernel?: string;
 }
 
 export interface Transparent {
@@ -262,6 +283,18 @@ export function installTransparent(options: TransparentOptions = {}): Transparen
   const routes = (options.routes ?? []).map(parseCidr);
   const wildcard = options.wildcard ?? 'both';
   const trace = options.trace;
+  const onListening = options.onListening;
+  const notice = options.notice ?? ((line: string) => process.stderr.write(`${line}\n`));
+  /**
+   * Each server's latest listen() call: a 'listening' listener left from an earlier call (whose
+   * lookup or bind failed) sees a newer number and does nothing.
+   */
+  const listenCalls = new WeakMap<net.Server, number>();
+  const nextListenCall = (server: net.Server) => {
+    const n = (listenCalls.get(server) ?? 0) + 1;
+    listenCalls.set(server, n);
+    return n;
+  };
 
   const Server = net.Server.prototype as unknown as Record<string, unknown>;
   const SocketProto = net.Socket.prototype as unknown as Record<string, unknown>;
@@ -331,16 +364,66 @@ export function installTransparent(options: TransparentOptions = {}): Transparen
     server.emit('connection', s);
   }
 
+  /**
+   * A wildcard listen() with `wildcard: 'both'`, once the kernel is listening: the stack listens
+   * on the kernel's port too, and closing the kernel's handle closes both. If the stack cannot,
+   * the kernel's handle is closed again and the server emits the error.
+   */
+  function attachStack(server: ServerInternals, host: string, backlog: number | undefined): void {
+    const handle = server._handle as ServerHandle | null;
+    if (handle === null) return;
+    const kernelPort = (server.address() as net.AddressInfo).port;
+    let listener: ReturnType<typeof listenOnStack>;
+    try {
+      listener = listenOnStack(server, kernelPort, backlog);
+    } catch (e) {
+      trace?.(`listen ${host}:${kernelPort} -> stack failed (${(e as Error).message})`);
+      handle.close();
+      server._handle = null;
+      process.nextTick(() => server.emit('error', e));
+      return;
+    }
+    trace?.(`listen ${host}:${kernelPort} -> stack ${ip} + kernel`);
+    const closeKernel = handle.close;
+    handle.close = function (this: ServerHandle, ...a: unknown[]) {
+      listener.close();
+      return (closeKernel as Fn).apply(this, a) as undefined;
+    };
+    onListening?.({ route: 'both', stack: `${ip}:${kernelPort}`, kernel: `${host}:${kernelPort}` });
+  }
+
   function listen(this: ServerInternals, ...args: unknown[]): unknown {
     const [o, cb] = normalizeArgs(args);
     const target = (o._handle ?? o.handle ?? o) as Record<string, unknown>;
     const route = target === o ? listenRoute(o, address, wildcard) : 'kernel';
     const noPort = args.length === 0 || typeof args[0] === 'function' || o.port == null;
     const port = noPort ? 0 : validPort(o.port, true);
+    // As a URL writes it: an IPv6 host in brackets ([::]:3000).
+    const host =
+      typeof o.host !== 'string' || o.host === '' ? '*' : isIPv6(o.host) ? `[${o.host}]` : o.host;
+    const call = nextListenCall(this);
     if (route === 'kernel' || port === undefined || this._handle) {
       // node:net's own path (and its errors: a bad port, ERR_SERVER_ALREADY_LISTEN).
-      trace?.(`listen ${String(o.host ?? o.path ?? '')}:${String(o.port ?? '')} -> kernel`);
-      return orig.listen.apply(this, args);
+      const what = `${String(o.host ?? o.path ?? '')}:${String(o.port ?? '')}`;
+      trace?.(`listen ${what} -> kernel`);
+      const byHost =
+        route === 'kernel' && target === o && o.path == null && o.fd == null && host !== '*';
+      if (byHost && !this._handle && port !== undefined) {
+        notice(
+          `bypass: listen ${host}:${port} is on the kernel only, not on the bypass stack: to ` +
+            `serve it through bypass, listen on the wildcard (no host, '0.0.0.0' or '::') or on ${ip}`,
+        );
+      }
+      const r = orig.listen.apply(this, args);
+      if (onListening !== undefined) {
+        this.once('listening', () => {
+          if (listenCalls.get(this) !== call) return;
+          const a = this.address();
+          const kernel = typeof a === 'string' ? a : `${host}:${a?.port ?? ''}`;
+          onListening({ route: 'kernel', kernel });
+        });
+      }
+      return r;
     }
     const backlog =
       Number(o.backlog) ||
@@ -348,27 +431,20 @@ export function installTransparent(options: TransparentOptions = {}): Transparen
       toNumber(args.length > 2 && args[2]) ||
       undefined;
     if (route === 'both') {
-      // The kernel first (a wildcard bind is synchronous): node:net emits 'listening' on the next
-      // tick if its handle is still there, and the callback is already registered.
+      // The kernel first, then the stack on the port the kernel chose.
       orig.listen.apply(this, args);
-      const handle = this._handle as ServerHandle | null;
-      if (handle === null) return this; // node:net reports its error on the next tick
-      const kernelPort = (this.address() as net.AddressInfo).port;
-      let listener: ReturnType<typeof listenOnStack>;
-      try {
-        listener = listenOnStack(this, kernelPort, backlog);
-      } catch (e) {
-        handle.close();
-        this._handle = null;
-        process.nextTick(() => this.emit('error', e));
-        return this;
+      if (this._handle) {
+        // No host: node:net bound synchronously; it emits 'listening' on the next tick.
+        attachStack(this, host, backlog);
+      } else {
+        // A host (even '0.0.0.0' or '::'): node:net looks it up (dns.lookup) and binds later, then
+        // emits 'listening'. The stack listens before the program's 'listening' callbacks run.
+        // (No handle and no lookup: node:net reports its error on the next tick; this listener
+        // then waits for a later listen() call, which makes it stale.)
+        this.prependOnceListener('listening', () => {
+          if (listenCalls.get(this) === call) attachStack(this, host, backlog);
+        });
       }
-      trace?.(`listen ${String(o.host ?? '*')}:${kernelPort} -> stack ${ip} + kernel`);
-      const closeKernel = handle.close;
-      handle.close = function (this: ServerHandle, ...a: unknown[]) {
-        listener.close();
-        return (closeKernel as Fn).apply(this, a) as undefined;
-      };
       return this;
     }
     // The stack only: a handle for node:net's Server, so listening, address(), close(), ref()
@@ -378,11 +454,12 @@ export function installTransparent(options: TransparentOptions = {}): Transparen
     try {
       listener = listenOnStack(this, port, backlog);
     } catch (e) {
+      trace?.(`listen ${host}:${port} -> stack failed (${(e as Error).message})`);
       process.nextTick(() => this.emit('error', e));
       return this;
     }
     const bound = listener.port;
-    trace?.(`listen ${String(o.host ?? '*')}:${bound} -> stack ${ip}`);
+    trace?.(`listen ${host}:${bound} -> stack ${ip}`);
     const handle: ServerHandle = {
       close(done?: () => void) {
         listener.close();
@@ -399,7 +476,9 @@ export function installTransparent(options: TransparentOptions = {}): Transparen
     };
     this._handle = handle;
     process.nextTick(() => {
-      if (this._handle === handle) this.emit('listening');
+      if (this._handle !== handle) return;
+      onListening?.({ route: 'stack', stack: `${ip}:${bound}` });
+      this.emit('listening');
     });
     const signal = o.signal as AbortSignal | undefined;
     if (signal !== undefined) {
@@ -590,7 +669,11 @@ export function installTransparent(options: TransparentOptions = {}): Transparen
   return t;
 }
 
-export type { TransparentLcoreArg, TransparentLcoreResult } from './transparent-lcore.js';
+export type {
+  TransparentLcoreArg,
+  TransparentLcoreReport,
+  TransparentLcoreResult,
+} from './transparent-lcore.js';
 
 /** The module `bypass run` launches on each worker lcore (export `transparentLcore`). */
 export const TRANSPARENT_LCORE_MODULE: URL = new URL('./transparent-lcore.js', import.meta.url);

@@ -2,16 +2,17 @@
 // node:http patches on two stacks over net_ring in this thread (no root needed), and
 // `bypass run` starting an unmodified node:http program over net_tap (root and /dev/net/tun; the
 // tap's kernel side lives in a namespace the test creates and removes).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Netns, tapUnavailable } from '../../pmd/test/netns.js';
 import {
   connectRoute,
   installTransparent,
   isWildcardHost,
+  type ListenInfo,
   listenRoute,
   parseCidr,
   parseIPv4,
@@ -20,6 +21,7 @@ import {
   type Transparent,
 } from '../src/index.js';
 import { type Pair, startPair } from './pair.js';
+import { curl, type RunOptions, RunRig, tapRunUnavailable, until } from './run-rig.js';
 
 // A port nothing else on the machine is likely to hold: the wildcard listen also binds the
 // kernel's port in the root namespace.
@@ -256,6 +258,133 @@ describe('the patches, on two stacks over net_ring', () => {
     expect(await exchange(viaStack2, '')).toBe('stack only');
   });
 
+  it('listen() with every host form: wildcards (looked up first) on both, names and loopback on the kernel with a notice', async () => {
+    pair = await startPair();
+    const p = pair;
+    const trace: string[] = [];
+    const notices: string[] = [];
+    const listened: ListenInfo[] = [];
+    transparent = installTransparent({
+      runtime: p.server,
+      trace: (l) => trace.push(l),
+      notice: (l) => notices.push(l),
+      onListening: (i) => listened.push(i),
+    });
+    /** Listens with `args`, returns the port and what was traced when 'listening' came. */
+    const listenWith = async (tag: string, ...args: unknown[]) => {
+      const srv = net.createServer((s) => s.end(`${tag} ${s.localAddress}`));
+      cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
+      const seen = new Promise<string[]>((resolve) => {
+        (srv.listen as (...a: unknown[]) => net.Server)(...args, () => resolve([...trace]));
+      });
+      const tracedAtCallback = await seen;
+      return { port: (srv.address() as AddressInfo).port, tracedAtCallback, srv };
+    };
+    for (const [tag, args, kernelHost] of [
+      ['v4', [0, '0.0.0.0'], '0.0.0.0'],
+      ['v6', [0, '::'], '[::]'],
+      ['v6zero', [0, '::0'], '[::0]'],
+      ['obj4', [{ port: 0, host: '0.0.0.0' }], '0.0.0.0'],
+      ['obj6', [{ port: 0, host: '::' }], '[::]'],
+      ['none', [0], '*'],
+      ['objnone', [{ port: 0 }], '*'],
+    ] as const) {
+      const { port, tracedAtCallback, srv } = await listenWith(tag, ...args);
+      const line = `listen ${kernelHost}:${port} -> stack 10.0.0.2 + kernel`;
+      // The stack listened before the program's 'listening' callback ran.
+      expect(tracedAtCallback, tag).toContain(line);
+      expect(listened.at(-1), tag).toEqual({
+        route: 'both',
+        stack: `10.0.0.2:${port}`,
+        kernel: `${kernelHost}:${port}`,
+      });
+      const viaStack = new StackSocket({ runtime: p.client }).connect(port, '10.0.0.2');
+      expect(await exchange(viaStack, ''), tag).toBe(`${tag} 10.0.0.2`);
+      const viaKernel = net.connect(port, '127.0.0.1');
+      expect(await exchange(viaKernel, ''), tag).toMatch(
+        new RegExp(`^${tag} (::ffff:)?127.0.0.1$`),
+      );
+      // close() closes both.
+      await new Promise<void>((r) => srv.close(() => r()));
+      const refused = new StackSocket({ runtime: p.client }).connect(port, '10.0.0.2');
+      expect(((await once(refused, 'error')) as NodeJS.ErrnoException).code, tag).toBe(
+        'ECONNREFUSED',
+      );
+    }
+    expect(notices).toEqual([]);
+
+    // The bypass address: the stack only, no notice.
+    const own = await listenWith('own', { port: 0, host: '10.0.0.2' });
+    expect(own.tracedAtCallback).toContain(`listen 10.0.0.2:${own.port} -> stack 10.0.0.2`);
+    expect(listened.at(-1)).toEqual({ route: 'stack', stack: `10.0.0.2:${own.port}` });
+
+    // Names and loopback: the kernel, one notice per listen() that says how to change it.
+    for (const host of ['localhost', '127.0.0.1']) {
+      const before = notices.length;
+      const k = await listenWith(host, 0, host);
+      expect(notices.slice(before)).toEqual([
+        `bypass: listen ${host}:0 is on the kernel only, not on the bypass stack: to serve it ` +
+          `through bypass, listen on the wildcard (no host, '0.0.0.0' or '::') or on 10.0.0.2`,
+      ]);
+      expect(trace).toContain(`listen ${host}:0 -> kernel`);
+      expect(listened.at(-1)).toEqual({ route: 'kernel', kernel: `${host}:${k.port}` });
+      const notOnStack = new StackSocket({ runtime: p.client }).connect(k.port, '10.0.0.2');
+      expect(((await once(notOnStack, 'error')) as NodeJS.ErrnoException).code).toBe(
+        'ECONNREFUSED',
+      );
+      expect(await exchange(net.connect(k.port, host), '')).toMatch(/^(localhost|127)/);
+    }
+    // A pipe: the kernel, no notice.
+    const before = notices.length;
+    const pipe = join(tmpdir(), `bypass-transparent-${process.pid}.sock`);
+    const ps = net.createServer((s) => s.end('pipe'));
+    await new Promise<void>((r) => ps.listen(pipe, r));
+    cleanups.push(() => new Promise<void>((r) => ps.close(() => r())));
+    expect(await exchange(net.connect(pipe), '')).toBe('pipe');
+    expect(notices.length).toBe(before);
+    expect(listened.at(-1)).toEqual({ route: 'kernel', kernel: pipe });
+
+    // wildcard: 'stack': '0.0.0.0' and '::' on the stack only.
+    transparent.uninstall();
+    transparent = installTransparent({ runtime: p.server, wildcard: 'stack', notice: () => {} });
+    for (const host of ['0.0.0.0', '::']) {
+      const srv = net.createServer((s) => s.end(`stack ${host}`));
+      await new Promise<void>((r) => srv.listen(9200, host, r));
+      cleanups.push(() => new Promise<void>((r) => srv.close(() => r())));
+      expect(srv.address()).toEqual({ address: '10.0.0.2', family: 'IPv4', port: 9200 });
+      const c = new StackSocket({ runtime: p.client }).connect(9200, '10.0.0.2');
+      expect(await exchange(c, '')).toBe(`stack ${host}`);
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
+  });
+
+  it('NetRuntime.resetAll(): every connection gets an RST at once (the peer sees ECONNRESET)', async () => {
+    pair = await startPair();
+    const p = pair;
+    const accepted: StackSocket[] = [];
+    const srv = stackServer({ runtime: p.server }, (s) => {
+      accepted.push(s);
+      s.on('error', () => {});
+    });
+    srv.listen(7100);
+    cleanups.push(() => {
+      srv.close();
+    });
+    const clients = [0, 1, 2].map(() =>
+      new StackSocket({ runtime: p.client }).connect(7100, '10.0.0.2'),
+    );
+    await Promise.all(clients.map((c) => once(c, 'connect')));
+    await until('the server to accept', 2000, () => accepted.length === 3);
+    const errors = clients.map((c) => once<NodeJS.ErrnoException>(c, 'error').catch((e) => e));
+    p.server.resetAll();
+    expect(p.server.stack.connections.size).toBe(0);
+    expect((await Promise.all(errors)).map((e) => e.code)).toEqual([
+      'ECONNRESET',
+      'ECONNRESET',
+      'ECONNRESET',
+    ]);
+  });
+
   it('connect(), new Socket().connect(), http.get and fetch to the subnet go through the stack; the rest to the kernel', async () => {
     pair = await startPair();
     const p = pair;
@@ -339,191 +468,21 @@ describe('the patches, on two stacks over net_ring', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixtures/transparent-app.mjs', import.meta.url));
 
-function tapRunUnavailable(): string | undefined {
-  const tap = tapUnavailable();
-  if (tap !== undefined) return tap;
-  if (spawnSync('curl', ['--version']).status !== 0) return 'curl is not installed';
-  return undefined;
-}
 const reason = tapRunUnavailable();
 if (reason) console.log(`transparent.test.ts: skipping the bypass run tests: ${reason}`);
 
-interface Proc {
-  proc: ChildProcess;
-  out: string;
-  err: string;
-  exited: Promise<number | null>;
-  code?: number | null;
-}
-
-/** Signals the whole process group of a child started by start(). */
-function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
-  try {
-    if (proc.pid !== undefined) process.kill(-proc.pid, signal);
-  } catch {
-    proc.kill(signal); // the group is gone already
-  }
-}
-
-function start(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
-  // Its own process group, as a terminal's job: a stop signals the group, and a failed test's
-  // SIGKILL reaches every process the command started.
-  const proc = spawn(cmd, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const p: Proc = { proc, out: '', err: '', exited: Promise.resolve(null) };
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    p.out += d;
-  });
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    p.err += d;
-  });
-  p.exited = new Promise((resolve) =>
-    proc.on('close', (code) => {
-      p.code = code;
-      resolve(code);
-    }),
-  );
-  return p;
-}
-
-async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** curl inside the namespace (async: the test's own kernel server must keep answering). */
-async function curl(ns: Netns, url: string): Promise<{ code: number | null; body: string }> {
-  const c = start('ip', ['netns', 'exec', ns.name, 'curl', '-sS', '--max-time', '8', url]);
-  const code = await c.exited;
-  return { code, body: code === 0 ? c.out : c.err };
-}
-
-/**
- * `bypass run` with the fixture on a tap port whose kernel side is moved into a fresh namespace
- * (10.79.N.1 there, the stack 10.79.N.2), and a peer HTTP server and echo server in that
- * namespace. Everything is removed by `close()`, after any failure too.
- */
-class RunRig {
-  readonly n = 1 + Math.floor(Math.random() * 250);
-  readonly iface = `bprun${1000 + Math.floor(Math.random() * 9000)}`;
-  readonly stackIp = `10.79.${this.n}.2`;
-  readonly peerIp = `10.79.${this.n}.1`;
-  ns: Netns | undefined;
-  run: Proc | undefined;
-  peers: Proc | undefined;
-  kernel: http.Server | undefined;
-  kernelPort = 0;
-
-  async open(lcores: string, extra: string[] = []): Promise<void> {
-    // The fallback: a server on 127.0.0.1 in this (the root) namespace, out of the stack's reach.
-    this.kernel = http.createServer((_q, s) => s.end('kernel side says hi'));
-    await new Promise<void>((r) => this.kernel!.listen(0, '127.0.0.1', r));
-    this.kernelPort = (this.kernel.address() as AddressInfo).port;
-    this.ns = new Netns();
-    this.run = start(
-      // What `pnpm bypass` runs (exec node --import tsx): tsx's CLI would relay signals itself and
-      // SIGKILL a child that has not acknowledged one within 60 ms, exiting 130 (most likely why
-      // this test still got 130 in 1 of 2 full-suite runs, with two lcores busy on two cores).
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'apps/cli/src/main.ts',
-        'run',
-        '--lcores',
-        lcores,
-        '--vdev',
-        `net_tap0,iface=${this.iface}`,
-        '--ip',
-        `${this.stackIp}/24`,
-        '--trace',
-        ...extra,
-        FIXTURE,
-        '--app-arg',
-        'x',
-      ],
-      {
-        APP_PORT: String(APP_PORT),
-        KERNEL_URL: `http://127.0.0.1:${this.kernelPort}/`,
-        PEER_URL: `http://${this.peerIp}:7001/`,
-        ECHO_HOST: this.peerIp,
-        ECHO_PORT: '7002',
-      },
-    );
-    const run = this.run;
-    await until('bypass run to start the port', 30_000, () => {
-      if (run.code !== undefined) throw new Error(`bypass run exited ${run.code}: ${run.err}`);
-      return run.err.includes('SIGINT or SIGTERM stops');
-    });
-    const ns = this.ns;
-    const ip = (...a: string[]) => {
-      const r = spawnSync('ip', a, { encoding: 'utf8', timeout: 10_000 });
-      if (r.status !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr}`);
-    };
-    ip('link', 'set', this.iface, 'netns', ns.name);
-    ns.exec('sysctl', ['-qw', `net.ipv6.conf.${this.iface}.disable_ipv6=1`]);
-    ip('-n', ns.name, 'addr', 'add', `${this.peerIp}/24`, 'dev', this.iface);
-    ip('-n', ns.name, 'link', 'set', 'lo', 'up');
-    ip('-n', ns.name, 'link', 'set', this.iface, 'up');
-    const peers = `
-      const http = require('node:http'), net = require('node:net');
-      let n = 0;
-      const up = () => { if (++n === 2) console.log('peers ready'); };
-      http.createServer((q, s) => s.end('peer says hi')).listen(7001, '${this.peerIp}', up);
-      net.createServer((s) => s.pipe(s)).listen(7002, '${this.peerIp}', up);`;
-    this.peers = start('ip', ['netns', 'exec', ns.name, process.execPath, '-e', peers]);
-    const p = this.peers;
-    await until('the peer servers', 10_000, () => {
-      if (p.code !== undefined)
-        throw new Error(
-          `the peer servers exited ${p.code}: ${p.err}\n${spawnSync('ip', ['-n', ns.name, 'addr'], { encoding: 'utf8' }).stdout}\nbypass run: ${run.code} ${run.err}`,
-        );
-      return p.out.includes('peers ready');
-    });
-    // The program listens once its lcore imported it: wait until the stack answers.
-    const end = Date.now() + 20_000;
-    for (;;) {
-      const r = await curl(ns, `http://${this.stackIp}:${APP_PORT}/`);
-      if (r.code === 0) break;
-      if (Date.now() > end) throw new Error(`the program never answered: ${r.body}\n${run.err}`);
-    }
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGINT'): Promise<number | null> {
-    const run = this.run!;
-    if (run.code === undefined) killGroup(run.proc, signal);
-    const t = setTimeout(() => killGroup(run.proc, 'SIGKILL'), 15_000);
-    const code = await run.exited;
-    clearTimeout(t);
-    return code;
-  }
-
-  async close(): Promise<void> {
-    for (const p of [this.run, this.peers]) {
-      if (p !== undefined && p.code === undefined) {
-        killGroup(p.proc, 'SIGKILL');
-        await p.exited;
-      }
-    }
-    this.ns?.remove();
-    this.ns = undefined;
-    if (this.kernel !== undefined) {
-      this.kernel.closeAllConnections();
-      await new Promise<void>((r) => this.kernel!.close(() => r()));
-      this.kernel = undefined;
-    }
-  }
-}
+/** The fixture on `lcores`, with its helpers (peers and the kernel-only server). */
+const fixture = (lcores: string, extra: string[] = []): RunOptions => ({
+  lcores,
+  extra,
+  app: FIXTURE,
+  appArgs: ['--app-arg', 'x'],
+  env: { APP_PORT: String(APP_PORT) },
+  peers: true,
+  waitPort: APP_PORT,
+});
 
 describe.skipIf(reason !== undefined)('bypass run over net_tap', () => {
   let rig: RunRig | undefined;
@@ -534,7 +493,7 @@ describe.skipIf(reason !== undefined)('bypass run over net_tap', () => {
 
   it('an unmodified node:http program: served through the stack, its kernel connections fall back', async () => {
     rig = new RunRig();
-    await rig.open('0-1');
+    await rig.open(fixture('0-1'));
     const ns = rig.ns!;
     const base = `http://${rig.stackIp}:${APP_PORT}`;
     // Through the stack (nothing in the kernel has 10.79.N.2).
@@ -591,7 +550,7 @@ describe.skipIf(reason !== undefined)('bypass run over net_tap', () => {
 
   it('two worker lcores: one listener each, RSS spreads the connections, one kernel listener', async () => {
     rig = new RunRig();
-    await rig.open('0-2', ['--no-pin', '--poll', 'adaptive']);
+    await rig.open(fixture('0-2', ['--no-pin', '--poll', 'adaptive']));
     const ns = rig.ns!;
     const threads = new Set<string>();
     for (let i = 0; i < 24; i++) {
