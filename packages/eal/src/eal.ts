@@ -169,7 +169,13 @@ export async function init(
     const channel = new MessageChannel();
     slowPath.serve(id, channel.port2);
     const worker = startWorker(workerUrl, {
-      workerData: { sab: memory.sab, config, lcoreId: id, slowPathPort: channel.port1 },
+      workerData: {
+        sab: memory.wasm === null ? memory.sab : null,
+        wasm: memory.wasm,
+        config,
+        lcoreId: id,
+        slowPathPort: channel.port1,
+      },
       transferList: [channel.port1],
     });
     const rec: LcoreRecord = { id, worker, pinned: false, collects: new Map(), exiting: false };

@@ -47,6 +47,7 @@ export { importModule } from './import-module.js';
 export {
   doorbell,
   ealConfig,
+  ealWasmMemory,
   isMainLcore,
   lcoreCount,
   lcoreCpu,
@@ -62,7 +63,7 @@ export {
   requestYield,
   runPollLoop,
 } from './loop.js';
-export { type LcoreStateName, type Memzone, MemzoneKind } from './memory.js';
+export { type LcoreStateName, type Memzone, MemzoneKind, type WasmMemory } from './memory.js';
 export {
   loadNative,
   type NativeAddon,

@@ -8,21 +8,23 @@ import { setContext } from './context.js';
 import { EalError } from './errors.js';
 import { importModule } from './import-module.js';
 import { setLogLevel } from './log.js';
-import { EalMemory, LcoreState } from './memory.js';
+import { EalMemory, LcoreState, type WasmMemory } from './memory.js';
 import { tryPin } from './native.js';
 import type { ToLcore } from './protocol.js';
 import { setSlowPathPort } from './slowpath.js';
 import { lcoreStats } from './stats.js';
 
 interface LcoreData {
-  sab: SharedArrayBuffer;
+  /** The EAL memory: its WebAssembly.Memory when it has one, else the SharedArrayBuffer. */
+  sab: SharedArrayBuffer | null;
+  wasm: WasmMemory | null;
   config: EalConfig;
   lcoreId: number;
   slowPathPort: MessagePort;
 }
 
-const { sab, config, lcoreId, slowPathPort } = workerData as LcoreData;
-const memory = new EalMemory(sab);
+const { sab, wasm, config, lcoreId, slowPathPort } = workerData as LcoreData;
+const memory = new EalMemory(sab, wasm);
 const port = parentPort!;
 setContext({ config, memory, lcoreId, isMain: false });
 setLogLevel(config.logLevel);

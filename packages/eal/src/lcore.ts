@@ -1,10 +1,20 @@
 import type { Doorbell } from '@bypass/atomics-sync';
 import type { EalConfig } from './args.js';
 import { context } from './context.js';
+import type { WasmMemory } from './memory.js';
 
 /** The EAL's configuration as this thread sees it (lcores, vdevs, poll mode, ...). */
 export function ealConfig(): EalConfig {
   return context().config;
+}
+
+/**
+ * The EAL memory as a shared WebAssembly.Memory (its buffer is every memzone's and pool's
+ * SharedArrayBuffer), or null where the EAL had to use a plain SharedArrayBuffer. WebAssembly
+ * code instantiated over it works on pool memory in place (the stack's SIMD checksum).
+ */
+export function ealWasmMemory(): WasmMemory | null {
+  return context().memory.wasm;
 }
 
 /** This thread's lcore id (rte_lcore_id). */

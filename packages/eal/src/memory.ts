@@ -8,6 +8,10 @@ import { EalError } from './errors.js';
  * Doorbell per lcore, the memzone table and its lock); the rest is a heap that memzones are
  * carved from, never freed (as DPDK memzones, they live as long as the EAL).
  *
+ * The buffer is a shared WebAssembly.Memory's where the runtime allows it (up to 4 GiB, in 64 KiB
+ * pages): the same SharedArrayBuffer to JavaScript, and WebAssembly code (the stack's SIMD
+ * checksum) can then work on pool memory in place. Otherwise a plain SharedArrayBuffer.
+ *
  * A memzone is a named region: any lcore finds it by name. Rings, mempools and mbuf pools made
  * through the EAL live in memzones, and the zone's kind and info words say how to attach them.
  */
@@ -53,23 +57,33 @@ export class EalMemory {
       throw new EalError(
         `EAL memory of ${bytes} bytes is too small; ask for at least 1 MiB (-m 1)`,
       );
-    const sab = new SharedArrayBuffer(bytes);
+    const wasm = sharedWasmMemory(bytes);
+    const sab = wasm === null ? new SharedArrayBuffer(bytes) : (wasm.buffer as SharedArrayBuffer);
     const w = new Int32Array(sab, 0, HEAP_OFF / 4);
     Mutex.create(sab, LOCK_OFF);
     for (let i = 0; i < MAX_LCORES; i++) Doorbell.create(sab, BELLS_OFF + i * Doorbell.BYTES);
     Atomics.store(w, HEAP_TOP, HEAP_OFF);
     Atomics.store(w, MAGIC, EAL_MAGIC);
-    return new EalMemory(sab);
+    return new EalMemory(sab, wasm);
   }
 
   readonly sab: SharedArrayBuffer;
+  /** The WebAssembly.Memory whose buffer `sab` is, or null (a plain SharedArrayBuffer). */
+  readonly wasm: WasmMemory | null;
   private readonly w: Int32Array;
   private readonly u: Uint32Array;
   private readonly lock: Mutex;
   private readonly bells: Doorbell[] = [];
 
-  /** Attaches to EAL memory created on another thread. */
-  constructor(sab: SharedArrayBuffer) {
+  /**
+   * Attaches to EAL memory created on another thread: its SharedArrayBuffer, or its
+   * WebAssembly.Memory (then `sab` must be that memory's buffer in this thread, or omitted).
+   */
+  constructor(sab: SharedArrayBuffer | null, wasm: WasmMemory | null = null) {
+    this.wasm = wasm;
+    if (wasm !== null) sab = wasm.buffer as SharedArrayBuffer;
+    if (sab === null)
+      throw new EalError('EalMemory: give its SharedArrayBuffer or WebAssembly.Memory');
     this.sab = sab;
     this.w = new Int32Array(sab, 0, HEAP_OFF / 4);
     this.u = new Uint32Array(sab, 0, HEAP_OFF / 4);
@@ -234,5 +248,35 @@ export class EalMemory {
       kind: u[e + 10],
       info: [u[e + 11], u[e + 12], u[e + 13], u[e + 14], u[e + 15]],
     };
+  }
+}
+
+const WASM_PAGE = 65536;
+const WASM_MAX_PAGES = 65536; // 4 GiB
+
+/** A WebAssembly.Memory, as far as the EAL uses one (TypeScript's ES libs do not declare it). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+
+interface WasmApi {
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+}
+
+/**
+ * A shared WebAssembly.Memory of exactly `bytes` (a whole number of 64 KiB pages, at most 4 GiB),
+ * or null where that cannot be had (another size, no WebAssembly threads, no address space).
+ */
+function sharedWasmMemory(bytes: number): WasmMemory | null {
+  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+  if (api === undefined || bytes % WASM_PAGE !== 0 || bytes / WASM_PAGE > WASM_MAX_PAGES) {
+    return null;
+  }
+  try {
+    const pages = bytes / WASM_PAGE;
+    const m = new api.Memory({ initial: pages, maximum: pages, shared: true });
+    return m.buffer instanceof SharedArrayBuffer ? m : null;
+  } catch {
+    return null;
   }
 }

@@ -10,6 +10,7 @@ import {
   collectStats,
   doorbell,
   EalError,
+  ealWasmMemory,
   init,
   LcoreError,
   lcoreState,
@@ -67,6 +68,19 @@ describe('launch and wait', () => {
       /lcore 3: EalError: .*lcore-apps\.ts exports no function named nothingHere/,
     );
     await expect(init({}, { handleSignals: false })).rejects.toThrow(EalError);
+  });
+});
+
+describe('EAL memory', () => {
+  it('is a shared WebAssembly.Memory whose buffer every memzone shares, on every lcore', async () => {
+    await init({ lcores: '0-1', pin: false, memoryMb: 8 }, { handleSignals: false });
+    const z = memzoneReserve('wasm_probe', 4096);
+    const m = ealWasmMemory();
+    expect(m).not.toBeNull();
+    expect(m?.buffer.byteLength).toBe(8 * 1024 * 1024);
+    expect(z.sab).toBe(m?.buffer);
+    remoteLaunch(1, APPS, 'wasmMemory', 'wasm_probe');
+    expect(await waitLcore(1)).toEqual({ wasm: true, shared: true, sameBuffer: true });
   });
 });
 
