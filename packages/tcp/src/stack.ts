@@ -288,6 +288,9 @@ export class Stack implements TcpHost {
   readonly #views: (DataView | undefined)[] = new Array(256).fill(undefined);
   /** The view over the bytes of the frame being processed, or null (a copy: use sum16). */
   #rxView: DataView | null = null;
+  /** The pool of the last frame received and its view: consecutive frames share a pool. */
+  #rxViewPool: PktmbufPool | null = null;
+  #rxViewOfPool: DataView | null = null;
   /** A DataView over `data` (the pool's bytes): one big-endian store per header field. */
   readonly txView: DataView;
   /** This interface's MAC as its high 16 and low 32 bits (compared per frame without a 48-bit double). */
@@ -428,15 +431,23 @@ export class Stack implements TcpHost {
    * to the pool's cache, not one per frame). `handles` is scratch afterwards.
    */
   inputBurst(handles: Uint32Array, n: number, now: number): void {
-    for (let i = 0; i < n; i++) this.inputNoFree(handles[i], now);
-    if (n > 0) this.pool.freeBulk(handles, n);
+    if (n <= 0) return;
+    let pool = this.pool;
+    for (let i = 0; i < n; i++) pool = this.inputNoFree(handles[i], now);
+    // The burst's frames come from the peer's pool as a rule: free through that pool, so one
+    // put returns them all (freeBulk frees any other pool's mbufs one by one).
+    pool.freeBulk(handles, n);
   }
 
   /** Processes one frame and returns its pool; the caller frees the mbuf. */
   private inputNoFree(m: number, now: number): PktmbufPool {
     const pool = m >>> 24 === this.pool.mempool.poolId ? this.pool : mbufPoolOf(m);
     this.#lastNow = now;
-    this.#rxView = this.viewOf(pool);
+    if (pool !== this.#rxViewPool) {
+      this.#rxViewPool = pool;
+      this.#rxViewOfPool = this.viewOf(pool);
+    }
+    this.#rxView = this.#rxViewOfPool;
     if (pool.nbSegs(m) > 1) {
       this.#rxView = null;
       const len = pool.pktLen(m);
@@ -728,8 +739,9 @@ export class Stack implements TcpHost {
       return -1;
     }
     let l4 = pool.mtod(m) + FRAME_HEADERS;
-    if (l4Align >= 0 && pool.headroom >= 8) {
-      // Start the frame up to 7 bytes early, in the headroom (rte_pktmbuf_prepend's room).
+    if (l4Align >= 0 && pool.headroom >= 64) {
+      // Start the frame up to 7 bytes early, in the headroom (rte_pktmbuf_prepend's room); at
+      // least 57 bytes stay for a driver's own header (tap's 12-byte virtio-net header).
       const back = (this.data.byteOffset + l4 - l4Align) & 7;
       if (back !== 0) {
         pool.setDataOff(m, pool.dataOff(m) - back);

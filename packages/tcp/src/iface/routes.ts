@@ -57,7 +57,9 @@ export class RouteTable {
 
   /** The next hop for `dst`: the gateway, `dst` itself when connected, or -1 with no route. */
   nextHop(dst: number): number {
-    for (const r of this.#routes) {
+    const routes = this.#routes;
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i];
       if ((dst & maskOf(r.prefixLen)) >>> 0 === r.dest) return r.gateway === 0 ? dst : r.gateway;
     }
     return -1;
