@@ -11,6 +11,23 @@ export interface ProgramLocation {
   column: number;
   /** The source line and the caret under it, when Node printed them. */
   excerpt?: string;
+  /** `NAME: MESSAGE` as `node --check` put it (findSyntaxError). */
+  headline?: string;
+}
+
+/**
+ * A module that did not parse (nothing of the program ran: no frames to show). esbuild (tsx, for
+ * TypeScript) throws a TransformError with the position in its message. tsx's loader (which loads the program in an lcore) parses ES
+ * modules first and throws `Error: Parse error FILE:1:1` with a meaningless position; Node's own
+ * is a SyntaxError without any.
+ */
+export function isSyntaxHeadline(headline: string): boolean {
+  return /^SyntaxError\b|^TransformError\b|^Error: Parse error /.test(headline);
+}
+
+/** Frames of modules tsx loaded for an lcore carry its namespace: not part of the file name. */
+function withoutTsxNamespace(stack: string): string {
+  return stack.replace(/\?tsx-namespace=[\w-]+/g, '');
 }
 
 /** The bypass checkout (or installed copy) this runs from: frames in its sources are not the program's. */
@@ -30,7 +47,8 @@ function toPath(file: string): string {
  * CommonJS (or `node --check` prints), `FILE:LINE\n<code>\n   ^`; esbuild's (tsx's) `FILE:LINE:COL:
  * ERROR: ...`; or else the first frame that is neither Node's own nor bypass's.
  */
-export function locationInStack(stack: string): ProgramLocation | undefined {
+export function locationInStack(text: string): ProgramLocation | undefined {
+  const stack = withoutTsxNamespace(text);
   const header = /^((?:file:\/\/)?\/[^\n]*?):(\d+)\n([^\n]*)\n( *)(\^+)/m.exec(stack);
   if (header !== null) {
     return {
@@ -86,7 +104,8 @@ export function findSyntaxError(app: string, limit = 64): ProgramLocation | unde
     const r = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
     if (r.status !== 0) {
       const at = locationInStack(r.stderr);
-      if (at !== undefined) return at;
+      const headline = /^(SyntaxError: .*)$/m.exec(r.stderr)?.[1];
+      if (at !== undefined) return headline === undefined ? at : { ...at, headline };
     }
     queue.push(...relativeImports(file));
   }
@@ -102,13 +121,15 @@ export function findSyntaxError(app: string, limit = 64): ProgramLocation | unde
  * @param stack its stack, as the lcore saw it
  */
 export function formatLoadError(app: string, headline: string, stack: string): string {
-  const syntax = headline.startsWith('SyntaxError');
-  const at = locationInStack(stack) ?? (syntax ? findSyntaxError(app) : undefined);
+  const syntax = isSyntaxHeadline(headline);
+  const at =
+    (headline.startsWith('Error: Parse error ') ? undefined : locationInStack(stack)) ??
+    (syntax ? findSyntaxError(app) : undefined);
   const where = at === undefined ? app : `${at.file}:${at.line}:${at.column}`;
-  const lines = [`${where}: ${headline}`];
+  const lines = [`${where}: ${at?.headline ?? headline}`];
   if (at?.excerpt !== undefined) lines.push(...at.excerpt.split('\n').map((l) => `    ${l}`));
   if (!syntax) {
-    for (const l of stack.split('\n')) {
+    for (const l of withoutTsxNamespace(stack).split('\n')) {
       const frame = /^ {4}at (?:.*?\()?((?:file:\/\/)?\/[^():]+):\d+:\d+\)?$/.exec(l);
       if (frame === null) continue;
       const file = toPath(frame[1]);
