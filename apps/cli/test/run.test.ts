@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseRunArgs, RunUsageError } from '../src/run.js';
+import { describeListen, parseRunArgs, ReadyWatch, RunUsageError } from '../src/run.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const mainTs = join(here, '..', 'src', 'main.ts');
@@ -127,5 +127,27 @@ describe('bypass run arguments', () => {
     const badEal = cli('run', '--frob', '1', '--ip', '10.0.0.2/24', app);
     expect(badEal.status).toBe(2);
     expect(badEal.stderr).toContain('--frob');
+  });
+});
+
+describe('the ready line', () => {
+  it('comes once, when every worker lcore has loaded the program and listened', () => {
+    const said: string[] = [];
+    const w = new ReadyWatch([1, 2], (first) => said.push(describeListen(first)));
+    const both = { route: 'both', stack: '10.0.0.2:80', kernel: '*:80' } as const;
+    const stack = { route: 'stack', stack: '10.0.0.2:80' } as const;
+    // A listen during the load (no host: synchronous) comes before 'loaded'.
+    w.report({ type: 'listening', lcore: 1, listen: both });
+    w.report({ type: 'loaded', lcore: 1 });
+    w.report({ type: 'loaded', lcore: 2 });
+    expect(said).toEqual([]); // lcore 2 has not listened yet
+    w.report({ type: 'listening', lcore: 2, listen: stack });
+    expect(said).toEqual(['10.0.0.2:80 (stack) and *:80 (kernel)']);
+    w.report({ type: 'listening', lcore: 2, listen: stack });
+    expect(said).toHaveLength(1);
+    expect(describeListen(stack)).toBe('10.0.0.2:80 (stack)');
+    expect(describeListen({ route: 'kernel', kernel: 'localhost:80' })).toBe(
+      'localhost:80 (kernel only)',
+    );
   });
 });

@@ -404,7 +404,7 @@ export function installTransparent(options: TransparentOptions = {}): Transparen
     const call = nextListenCall(this);
     if (route === 'kernel' || port === undefined || this._handle) {
       // node:net's own path (and its errors: a bad port, ERR_SERVER_ALREADY_LISTEN).
-      const what = `${String(o.host ?? o.path ?? '')}:${String(o.port ?? '')}`;
+      const what = o.path != null ? String(o.path) : `${host}:${String(o.port ?? '')}`;
       trace?.(`listen ${what} -> kernel`);
       const byHost =
         route === 'kernel' && target === o && o.path == null && o.fd == null && host !== '*';
