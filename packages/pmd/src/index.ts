@@ -10,6 +10,8 @@ import { pcapDriver } from './drivers/pcap.js';
 import { ringDriver } from './drivers/ring.js';
 import { tapDriver } from './drivers/tap.js';
 
+export { tapOffload } from './drivers/tap.js';
+
 registerDriver('net_null', nullDriver);
 registerDriver('net_ring', ringDriver);
 registerDriver('net_pcap', pcapDriver);

@@ -17,7 +17,7 @@ import { checkArgNames, flagArg } from './args.js';
  * net_tap (DPDK's net_tap): a Linux TAP interface whose other side is the kernel's network stack,
  * so ping, curl, wrk and tcpdump talk to what runs in the lcores.
  *
- *   --vdev net_tap0,iface=bp0[,mac=02:..][,persist=1][,offload=csum|tso]
+ *   --vdev net_tap0,iface=bp0[,mac=02:..][,persist=1][,offload=none|csum|tso]
  *
  * Each queue is one file descriptor of a multi-queue TAP (IFF_TAP | IFF_NO_PI |
  * IFF_MULTI_QUEUE), so the kernel spreads flows over our rx queues as a NIC's RSS does. The
@@ -26,7 +26,7 @@ import { checkArgNames, flagArg } from './args.js';
  * straight into and out of mbuf memory, no JS buffer in between. Each rx queue keeps a stash of
  * free mbufs that reads land in, so a poll that finds nothing allocates nothing.
  *
- * offload=csum or offload=tso turns on IFF_VNET_HDR with a 12-byte virtio-net header before
+ * offload=csum or offload=tso (none, the default, is plain frames) turns on IFF_VNET_HDR with a 12-byte virtio-net header before
  * every frame (kept in the mbuf's headroom) and TUNSETOFFLOAD, as a virtual machine's NIC does:
  * - rx: a frame whose checksum the kernel left to offload gets RX_L4_CKSUM_NONE; with tso, the
  *   kernel hands over up to 64 KB of TCP in one read (GSO), marked RX_LRO with tsoSegsz set, so
@@ -79,7 +79,7 @@ class TapDriver implements EthDriver {
   private readonly hdr: number;
 
   constructor(private readonly ctx: PortContext) {
-    this.hdr = ctx.conf.args.offload === undefined ? 0 : VNET_HDR;
+    this.hdr = tapOffload(ctx.conf.args) === undefined ? 0 : VNET_HDR;
     const z = memzoneLookup(zoneName(ctx.conf.name));
     if (z === undefined) throw new EthDevError(`${ctx.conf.name}: the tap port is not started`);
     this.fds = new Int32Array(z.sab, z.byteOffset, MAX_FDS);
@@ -227,12 +227,23 @@ function writeVnetHeader(pool: PktmbufPool, m: number, at: number): void {
   }
 }
 
+/** A tap port's offload= devarg: 'csum', 'tso', or undefined (none, or not given). */
+export function tapOffload(args: Record<string, string | undefined>): 'csum' | 'tso' | undefined {
+  const o = args.offload;
+  return o === 'csum' || o === 'tso' ? o : undefined;
+}
+
 export const tapDriver: DriverFactory = {
   probe(name, args) {
     checkArgNames(name, args, ARGS);
     flagArg(name, 'persist', args.persist);
-    if (args.offload !== undefined && args.offload !== 'csum' && args.offload !== 'tso') {
-      throw new OptionError(`${name} offload`, args.offload, 'csum or tso');
+    if (
+      args.offload !== undefined &&
+      args.offload !== 'none' &&
+      args.offload !== 'csum' &&
+      args.offload !== 'tso'
+    ) {
+      throw new OptionError(`${name} offload`, args.offload, 'none, csum or tso');
     }
     if (args.iface !== undefined && !/^[a-zA-Z0-9_.-]{1,15}$/.test(args.iface)) {
       throw new EthDevError(
@@ -248,7 +259,7 @@ export const tapDriver: DriverFactory = {
     const iface = ifaceOf(ctx);
     let fds: number[];
     try {
-      fds = n.tapOpen(iface, queues, ctx.conf.args.offload !== undefined);
+      fds = n.tapOpen(iface, queues, tapOffload(ctx.conf.args) !== undefined);
     } catch (e) {
       const err = e as Error & { code?: string };
       const fix =
@@ -260,7 +271,7 @@ export const tapDriver: DriverFactory = {
       throw new EthDevError(`${ctx.conf.name}: cannot open tap ${iface}: ${err.message}; ${fix}`);
     }
     if (ctx.conf.args.persist === '1') n.tapSetPersist(fds[0], true);
-    const offload = ctx.conf.args.offload;
+    const offload = tapOffload(ctx.conf.args);
     if (offload !== undefined) {
       for (const fd of fds) {
         n.tapSetVnetHdrSize(fd, VNET_HDR);
