@@ -1,5 +1,11 @@
 import { OptionError } from '@bypass/atomics-sync';
-import { now, type PollLoopResult, pktmbufPoolLookup, runPollLoop } from '@bypass/eal';
+import {
+  ealWasmMemory,
+  now,
+  type PollLoopResult,
+  pktmbufPoolLookup,
+  runPollLoop,
+} from '@bypass/eal';
 import type { PktmbufPool } from '@bypass/mempool';
 import {
   ethDevByName,
@@ -13,6 +19,7 @@ import {
 import {
   parseIpv4,
   parseMac,
+  registerChecksumMemory,
   Stack,
   type StackOptions,
   StackPort,
@@ -106,6 +113,9 @@ export class NetRuntime {
       );
     }
     const pool = typeof o.pool === 'object' ? o.pool : pktmbufPoolLookup(o.pool ?? 'mbuf_pool');
+    // Pools in the EAL's WebAssembly memory: software checksums run in place (SIMD).
+    const wasm = ealWasmMemory();
+    if (wasm !== null) registerChecksumMemory(wasm);
     const useRss = o.rss ?? info.rxQueues > 1;
     let rss: StackOptions['rss'];
     if (useRss) {

@@ -1,5 +1,6 @@
 // The node:net-compatible Socket's batching: received bytes gathered per poll (RxStage) and
 // corked writes joined (writev), checked on the stage itself and on two stacks in one thread.
+import { checksumInPlace } from '@bypass/tcp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, netConnect, type Socket } from '../src/index.js';
 import { RxStage, RxStaged } from '../src/rx-stage.js';
@@ -103,6 +104,13 @@ describe('Socket batching on the stack', () => {
     server.setNoDelay(true);
     return { client, server };
   }
+
+  it("a NetRuntime's pools are in the EAL's WebAssembly memory: checksums run in place", async () => {
+    await connected();
+    const p = pair as Pair;
+    expect(p.pools[0].data.buffer).toBe(p.pools[1].data.buffer);
+    expect(checksumInPlace(p.pools[0].data.buffer)).toBe(true);
+  });
 
   it('corked writes leave in one segment and arrive as one data event', async () => {
     const { client, server } = await connected();

@@ -153,6 +153,11 @@ export function registerChecksumMemory(memory: WasmMemory): boolean {
   return registerWasmMemory(memory);
 }
 
+/** True when sums over views of `buffer` run in place in WebAssembly (a registered memory). */
+export function checksumInPlace(buffer: ArrayBufferLike): boolean {
+  return wasmSumOf(buffer) !== undefined;
+}
+
 /** The checksum field value for a folded sum: (~sum) & 0xffff. */
 export function checksumOf(sum: number): number {
   return ~sum & 0xffff;
