@@ -27,6 +27,7 @@ import {
   ethRxQueueSetup,
   ethStats,
   ethTxQueueSetup,
+  tapOffload,
 } from '@bypass/pmd';
 import {
   type ListenInfo,
@@ -62,6 +63,7 @@ run options:
   --wildcard both|stack  wildcard listens: stack and kernel (default; the kernel listener is on
                          the first worker lcore only), or the stack only
   --mtu N                the stack's IP MTU (default 1500)
+                         (a net_tap port gets offload=tso unless its --vdev says offload=)
   --mbufs N              mbufs in the pool (default 4096 per queue, at least 8192)
   --trace                print each listen/connect routing decision on stderr
 
@@ -198,6 +200,21 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   return out;
 }
 
+/**
+ * The EAL arguments with `offload=tso` added to every net_tap --vdev that does not say
+ * offload=: checksums and segmentation left to the kernel's side of the tap (virtio-net
+ * header), as a VM's NIC does; `pnpm bench apps` measured 10 MB downloads at about twice the
+ * rate of plain frames.
+ */
+export function withTapOffload(eal: readonly string[]): string[] {
+  const add = (v: string) =>
+    /^net_tap\d*(,|$)/.test(v) && !/(^|,)offload=/.test(v) ? `${v},offload=tso` : v;
+  return eal.map((a, i) => {
+    if (a.startsWith('--vdev=')) return `--vdev=${add(a.slice(7))}`;
+    return i > 0 && eal[i - 1] === '--vdev' ? add(a) : a;
+  });
+}
+
 /** The pool: mbufs and their data room (64 KB for a tap port with offload=tso). */
 function poolShape(
   args: RunArgs,
@@ -282,7 +299,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stderr.write(`bypass run: ${app}: no such file\n`);
     return 1;
   }
-  let eal = args.eal;
+  // A tap port moves TCP in 64 KB frames both ways unless told otherwise (offload=none|csum).
+  let eal = withTapOffload(args.eal);
   try {
     // A pool of 64 KB mbufs (offload=tso) needs more than the default 64 MiB of memzones.
     const parsed = parseEalArgs(eal);
@@ -295,7 +313,11 @@ export async function run(argv: readonly string[]): Promise<number> {
         : (vdevs.find((v) => v.name === args.port) ?? vdevs[Number(args.port)]);
     const lcores = parsed.options.lcores;
     const queues = Math.max(1, (Array.isArray(lcores) ? lcores.length : 1) - 1);
-    const shape = poolShape(args, queues, chosen?.args.offload);
+    const shape = poolShape(
+      args,
+      queues,
+      chosen?.driver === 'net_tap' ? tapOffload(chosen.args) : undefined,
+    );
     const needMb = Math.ceil(((shape.dataRoomSize + 512) * shape.n) / 2 ** 20) + 32;
     if (parsed.options.memoryMb === undefined && needMb > 64) eal = [...eal, '-m', String(needMb)];
   } catch (e) {
@@ -321,7 +343,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (port < 0 || port >= ethDevCount())
       throw new RunUsageError(`--port ${args.port}: no such port (${ethDevCount()} ports)`);
     const info = ethDevInfo(port);
-    const offload = info.args.offload;
+    const offload = info.driver === 'net_tap' ? tapOffload(info.args) : undefined;
     const shape = poolShape(args, workers.length, offload);
     const pool = 'bypass_run_pool';
     pktmbufPoolCreate(pool, { n: shape.n, cacheSize: 128, dataRoomSize: shape.dataRoomSize });

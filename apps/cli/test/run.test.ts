@@ -4,7 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { describeListen, parseRunArgs, ReadyWatch, RunUsageError } from '../src/run.js';
+import {
+  describeListen,
+  parseRunArgs,
+  ReadyWatch,
+  RunUsageError,
+  withTapOffload,
+} from '../src/run.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const mainTs = join(here, '..', 'src', 'main.ts');
@@ -127,6 +133,36 @@ describe('bypass run arguments', () => {
     const badEal = cli('run', '--frob', '1', '--ip', '10.0.0.2/24', app);
     expect(badEal.status).toBe(2);
     expect(badEal.stderr).toContain('--frob');
+  });
+});
+
+describe('net_tap offload by default', () => {
+  it('adds offload=tso to each net_tap --vdev that does not say offload=, in both spellings', () => {
+    expect(
+      withTapOffload([
+        '--lcores',
+        '0-1',
+        '--vdev',
+        'net_tap0,iface=bp0',
+        '--vdev=net_tap1',
+        '--vdev',
+        'net_tap2,offload=none',
+        '--vdev',
+        'net_ring0',
+        '--vdev=net_tap3,iface=x,offload=csum',
+      ]),
+    ).toEqual([
+      '--lcores',
+      '0-1',
+      '--vdev',
+      'net_tap0,iface=bp0,offload=tso',
+      '--vdev=net_tap1,offload=tso',
+      '--vdev',
+      'net_tap2,offload=none',
+      '--vdev',
+      'net_ring0',
+      '--vdev=net_tap3,iface=x,offload=csum',
+    ]);
   });
 });
 
