@@ -2,7 +2,7 @@
 // ACK per burst), how data frames are laid out in their mbufs (payload aligned with the send
 // buffer), and that a burst's mbufs all go back to their pools. Two stacks in one thread; frames
 // move by hand in bursts, as StackPort.poll moves them (inputBurst, then poll).
-import type { PktmbufPool } from '@bypass/mempool';
+import { PktmbufPool } from '@bypass/mempool';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Stack, type StackOptions, type TcpSocket, TcpState } from '../src/index.js';
 import { get32 } from '../src/wire/bytes.js';
@@ -235,7 +235,7 @@ describe('bulk path: frames and mbufs', () => {
         const src = sb.buf.byteOffset + sb.indexOf((seq - p.client.sndUna) >>> 0);
         // (sndUna is the send buffer's first byte here: nothing is ever retransmitted.)
         expect((p.poolA.data.byteOffset + eth + HEADERS) % 8).toBe(src % 8);
-        // Only the headroom moves: at most 7 bytes.
+        // Only the frame's start moves, back into the headroom, by at most 7 bytes.
         expect(p.poolA.headroom - p.poolA.dataOff(m)).toBeLessThan(8);
       }
       burst(p.a, p.b, 32);
@@ -244,6 +244,20 @@ describe('bulk path: frames and mbufs', () => {
     expect(p.received.length).toBe(n);
     expect(Uint8Array.from(p.received)).toEqual(data);
     expect(p.b.stats.rxBadChecksum + p.b.stats.rxBadIpv4).toBe(0);
+  });
+
+  it('leaves the frame where the pool puts it when the headroom is under 64 bytes', () => {
+    const o = { n: 256, cacheSize: 0, headroom: 16, name: 'bulk-small-headroom', poolId: 250 };
+    const pool = PktmbufPool.create(new SharedArrayBuffer(PktmbufPool.bytesFor(o)), 0, o);
+    const s = new Stack({ pool, mac: MAC_A, ip: '10.0.0.1/24' });
+    for (let align = 0; align < 8; align++) {
+      const m = s.ipAlloc(align);
+      expect(pool.dataOff(m)).toBe(16);
+      expect(s.l4Off).toBe(pool.mtod(m) + 34);
+      pool.free(m);
+    }
+    s.close();
+    expect(pool.mempool.available()).toBe(256);
   });
 
   it('inputBurst frees every mbuf of the burst, its own pool’s and another’s', () => {
