@@ -246,6 +246,30 @@ describe('bulk path: frames and mbufs', () => {
     expect(p.b.stats.rxBadChecksum + p.b.stats.rxBadIpv4).toBe(0);
   });
 
+  it('a receiver in pull mode starts its empty ring at the payload’s address modulo 8', () => {
+    const p = pair();
+    p.server.handlers = {}; // pull mode: bytes wait in the receive buffer
+    p.client.setNoDelay(true, 0); // each small write goes at once, acknowledged or not
+    const rb = p.server.recvBuf;
+    for (const shift of [3, 5, 0]) {
+      p.client.write(stream(1000), 0, 1000, 0);
+      expect(p.a.txCount).toBe(1);
+      const m = p.a.txQueue[0];
+      // Move the frame as a peer with another layout would send it: `shift` bytes later.
+      const eth = p.poolA.mtod(m);
+      const len = p.poolA.dataLen(m);
+      p.poolA.data.copyWithin(eth + shift + 8, eth, eth + len);
+      p.poolA.setDataOff(m, p.poolA.dataOff(m) + shift + 8);
+      const payload = p.poolA.data.byteOffset + p.poolA.mtod(m) + HEADERS;
+      burst(p.a, p.b, 32);
+      expect(rb.length).toBe(1000);
+      expect((rb.buf.byteOffset + rb.indexOf(0)) % 8).toBe(payload % 8);
+      const out = new Uint8Array(1000);
+      expect(p.server.read(out, 0, 1000, 0)).toBe(1000);
+      expect(out).toEqual(stream(1000));
+    }
+  });
+
   it('leaves the frame where the pool puts it when the headroom is under 64 bytes', () => {
     const o = { n: 256, cacheSize: 0, headroom: 16, name: 'bulk-small-headroom', poolId: 250 };
     const pool = PktmbufPool.create(new SharedArrayBuffer(PktmbufPool.bytesFor(o)), 0, o);

@@ -1072,6 +1072,8 @@ export class TcpSocket {
         this.rcvNxt = seqAdd(this.rcvNxt, len);
         this.handlers.onData(this, b, off, len);
       } else {
+        // An empty ring starts where this payload's alignment puts it (see ByteRing.alignEmpty).
+        if (this.ooo.isEmpty) this.recvBuf.alignEmpty((b.byteOffset + off) & 7);
         this.recvBuf.writeAt(this.recvBuf.length, b, off, len);
         this.recvBuf.commit(len);
         let n = len;

@@ -71,6 +71,21 @@ describe('ByteRing', () => {
     expect(peekAll(r)).toEqual([...bytes(2, 3), ...bytes(2, 2)]);
   });
 
+  it('alignEmpty moves an empty ring to an address modulo 8; bytes then wrap and read back exact', () => {
+    for (let mod8 = 0; mod8 < 8; mod8++) {
+      const r = new ByteRing(64);
+      r.alignEmpty(mod8);
+      expect((r.buf.byteOffset + r.indexOf(0)) % 8).toBe(mod8);
+      expect([r.length, r.free]).toEqual([0, 64]);
+      expect(r.write(bytes(64, mod8), 0, 64)).toBe(64);
+      expect(peekAll(r)).toEqual([...bytes(64, mod8)]);
+      // Not empty: stays where it is.
+      const at = r.indexOf(0);
+      r.alignEmpty((mod8 + 3) & 7);
+      expect(r.indexOf(0)).toBe(at);
+    }
+  });
+
   it('clear empties it', () => {
     const r = new ByteRing(4);
     r.write(bytes(3, 1), 0, 3);

@@ -8,7 +8,10 @@
  *   gap fills (the assembler says how far).
  * Copies go through `TypedArray.set` on at most two contiguous runs. Each run needs a
  * `subarray` view of the source (set() takes no offset and length for it): one short-lived
- * object per copy of a segment's payload, the only allocation on the TCP data path.
+ * object per copy of a segment's payload, the only allocation on the TCP data path. To or from
+ * a SharedArrayBuffer (mbufs), V8 copies 8 bytes at a time only when both addresses agree modulo
+ * 8: the sender places frames to match (Stack.ipAlloc), the receiver moves an empty ring to
+ * match (`alignEmpty`).
  */
 export class ByteRing {
   readonly buf: Uint8Array;
@@ -98,6 +101,18 @@ export class ByteRing {
   clear(): void {
     this.#head = 0;
     this.#length = 0;
+  }
+
+  /**
+   * Moves the read position of an empty ring so that the next byte written lands at a byte
+   * address of `mod8` modulo 8 (0-7): copies between a SharedArrayBuffer and this ring run 8
+   * bytes at a time only when both sides share their address modulo 8. The caller knows no
+   * bytes wait past the read position either (out-of-order data); with a capacity that is not a
+   * multiple of 8 the alignment holds until the first wrap only.
+   */
+  alignEmpty(mod8: number): void {
+    if (this.#length !== 0 || this.capacity < 8) return;
+    this.#head = (mod8 - this.buf.byteOffset) & 7;
   }
 
   private copyIn(offset: number, src: Uint8Array, off: number, n: number): void {
