@@ -304,6 +304,7 @@ function params(topo?: Topology): Record<string, unknown> {
       tool: 'client.mjs (node:http(s) client, keep-alive, one request at a time)',
       bytes: POST_BYTES,
       perRound: POSTS,
+      warmupSeconds: 1,
       value:
         'median over every POST of the rounds, ms from request to the last byte echoed back (checked)',
       timeoutMs: 5000,
@@ -312,6 +313,7 @@ function params(topo?: Topology): Record<string, unknown> {
       tool: 'client.mjs',
       bytes: DOWNLOAD_BYTES,
       perRound: DOWNLOADS,
+      warmupSeconds: 1,
       value:
         'median over every download of the rounds, MB/s (10^6 bytes) from request to the last byte',
       timeoutMs: 10000,
@@ -496,7 +498,7 @@ async function main(): Promise<void> {
       `#   kernel: node APP in ${topo.server} at ${VETH_SERVER_IP} over veth; bypass: bypass run --lcores ${BYPASS_LCORES} --vdev net_tap0,iface=TAP --ip ${TAP_STACK_IP}/${PREFIX} APP, TAP moved into ${topo.client}`,
     );
     console.log(
-      `#   per start: wrk -t1 warm-up ${WARMUP_S} s, GET / for ${GET_S} s (64 connections, TLS 16); ${POSTS} x 1 MiB POST echo; ${DOWNLOADS} x 10 MiB download`,
+      `#   per start: wrk -t1 warm-up ${WARMUP_S} s, GET / for ${GET_S} s (64 connections, TLS 16); 1 s of uncounted then ${POSTS} x 1 MiB POST echo; 1 s of uncounted then ${DOWNLOADS} x 10 MiB download`,
     );
     const samples = new Map<string, Samples>();
     for (const app of apps)

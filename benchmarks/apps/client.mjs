@@ -6,16 +6,19 @@
 //     GETs URL until it answers 200, for at most MS ms; prints {"ok":true,"ms":N} or
 //     {"ok":false,"error":"..."} (the last error).
 //   client.mjs transfer BASE POSTS DOWNLOADS POST_BYTES DOWNLOAD_BYTES
-//     Over one keep-alive connection (a new one after an error): one uncounted POST and one
-//     uncounted download first, then POSTS times POST BASE/echo with POST_BYTES bytes, timed from
-//     the request to the last byte of the echo (checked: same length, same bytes), then DOWNLOADS
-//     times GET BASE/download, timed the same way (checked: DOWNLOAD_BYTES bytes). Prints
+//     Over one keep-alive connection (a new one after an error): uncounted POSTs for 1 s, then
+//     POSTS times POST BASE/echo with POST_BYTES bytes, timed from
+//     the request to the last byte of the echo (checked: same length, same bytes), then uncounted
+//     downloads for 1 s and DOWNLOADS times GET BASE/download, timed the same way (checked:
+//     DOWNLOAD_BYTES bytes). Prints
 //     {"postMs":[...],"downloadMBps":[...],"postErrors":N,"postTimeouts":N,"downloadErrors":N,
-//     "downloadTimeouts":N,"errors":["first few messages"]}.
+//     "downloadTimeouts":N,"postWarmups":N,"downloadWarmups":N,"errors":["first few messages"]}.
 import http from 'node:http';
 import https from 'node:https';
 
 const POST_TIMEOUT_MS = 5_000;
+/** Uncounted transfers of each kind before the counted ones, for at least this long. */
+const WARMUP_MS = 1_000;
 const DOWNLOAD_TIMEOUT_MS = 10_000;
 /** After this long, the remaining requests of a transfer are counted as errors, not made. */
 const TRANSFER_BUDGET_MS = 30_000;
@@ -135,14 +138,28 @@ async function transfer(baseS, postsS, downloadsS, postBytesS, downloadBytesS) {
     ['post', post, Number(postsS), out.postMs],
     ['download', download, Number(downloadsS), out.downloadMBps],
   ]) {
-    for (let i = -1; i < n; i++) {
+    // Uncounted first, for WARMUP_MS (at least one): both sides run JIT-compiled JavaScript (the
+    // app's streams; on bypass the TCP stack too) and are measured warm, as wrk's warm-up does.
+    const warmUntil = performance.now() + WARMUP_MS;
+    let warm = 0;
+    while ((warm === 0 || performance.now() < warmUntil) && !overBudget()) {
+      warm++;
+      try {
+        await fn();
+      } catch (e) {
+        fail(kind, e);
+        break;
+      }
+    }
+    out[`${kind}Warmups`] = warm;
+    for (let i = 0; i < n; i++) {
       if (overBudget()) {
         fail(kind, new Error(`not made: the transfer ran past ${TRANSFER_BUDGET_MS} ms`));
         continue;
       }
       try {
         const v = await fn();
-        if (i >= 0) into.push(Math.round(v * 1000) / 1000);
+        into.push(Math.round(v * 1000) / 1000);
       } catch (e) {
         fail(kind, e);
       }

@@ -86,7 +86,7 @@ export interface TransferResult {
 }
 
 /** client.mjs transfer: `posts` timed POSTs of 1 MiB echoed, then `downloads` timed 10 MiB
- * downloads, after one uncounted of each. */
+ * downloads, each kind after 1 s of uncounted ones (client.mjs WARMUP_MS). */
 export async function transfer(
   topo: Topology,
   app: RunningApp,
