@@ -97,14 +97,17 @@ import { UDP_HEADER_LEN, udpCheck, udpDstPort, udpSrcPort } from './wire/udp.js'
  *
  * ```ts
  * const n = rxBurst(port, queue, rx, 32);
- * for (let i = 0; i < n; i++) stack.input(rx[i], now); // the stack frees each rx mbuf
- * stack.poll(now);                                      // timers, ARP, deferred output
+ * stack.inputBurst(rx, n, now); // every frame in order, then the stack frees the burst's mbufs
+ * stack.poll(now);              // the burst's ACKs, timers, ARP, deferred output
  * const k = txBurst(port, queue, stack.txQueue, stack.txCount);
- * stack.txDone(k);                                      // the stack keeps what the port refused
+ * stack.txDone(k);              // the stack keeps what the port refused
  * ```
  *
- * Ownership: `input` takes the mbuf and frees it before returning (payload handed to onData is
- * valid only during that call). Frames the stack sends are allocated from `pool` and sit in
+ * `poll` after the frames of a burst is part of the protocol: the ACK that in-order data owes
+ * (every second full-sized segment) leaves then, one for the whole burst (StackPort does this).
+ *
+ * Ownership: `input` (one frame) and `inputBurst` take the mbufs and free them before returning
+ * (payload handed to onData is valid only during that call). Frames the stack sends are allocated from `pool` and sit in
  * `txQueue[0 .. txCount)` until `txDone(k)` says the first k left (the port now owns them).
  * `close()` frees everything the stack holds.
  */
