@@ -217,6 +217,16 @@ function tenSegments(last = '.'): string {
   return lines.join('\n');
 }
 
+/** `n` full 1000-byte segments from relative sequence number `first`, all at +0. */
+function fullSegments(first: number, n: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = first + i * 1000;
+    lines.push(`+0    > . ${at}:${at + 1000}(1000) ack 1 win 65535`);
+  }
+  return lines.join('\n');
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe('RFC 6298 retransmission timer', () => {
@@ -401,6 +411,33 @@ ${tenSegments()}
 +0    < . 1:1(0) ack 9001 win 65535              // 5000 bytes acked in CA: cwnd 6000
 +0    > . 13001:14001(1000) ack 1 win 65535
 +0    > . 14001:15001(1000) ack 1 win 65535
+`);
+  });
+
+  it('credits a stretch ACK in slow start with every byte it acknowledges (Linux, GRO-sized ACKs)', () => {
+    conform(`${OPEN}
++0    call write 40000
+${tenSegments()}
++.1   < . 1:1(0) ack 5001 win 65535              // 5 segments: cwnd 10 000 + 5000, not + 2000
+${fullSegments(10001, 10)}
+`);
+  });
+
+  it('after an RTO, a stretch ACK below the recovery point grows cwnd by 2 segments only (RFC 3465 2.3)', () => {
+    conform(`${OPEN}
++0    call write 16000
+${tenSegments()}
+0.4   > . 1:1001(1000) ack 1 win 65535           // RTO: ssthresh 5000, cwnd 1000
+0.5   < . 1:1(0) ack 4001 win 65535              // 4 segments, all sent before the RTO: cwnd 3000
++0    > . 4001:5001(1000) ack 1 win 65535
++0    > . 5001:6001(1000) ack 1 win 65535
++0    > . 6001:7001(1000) ack 1 win 65535
++.1   < . 1:1(0) ack 7001 win 65535              // 5000 = ssthresh
++0    > . 7001:8001(1000) ack 1 win 65535
++0    > . 8001:9001(1000) ack 1 win 65535
++0    > . 9001:10001(1000) ack 1 win 65535
++0    > . 10001:11001(1000) ack 1 win 65535
++0    > . 11001:12001(1000) ack 1 win 65535
 `);
   });
 

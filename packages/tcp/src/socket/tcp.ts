@@ -962,7 +962,10 @@ export class TcpSocket {
       // ACK; a stretch ACK (one per receive burst, as this stack and Linux's GRO send them) is
       // credited with every byte it acknowledges, as Linux's tcp_slow_start does: with L = 2,
       // one ACK per 32-segment burst would grow cwnd by 2 segments per round trip, not double it.
-      this.cwnd = Math.min(this.cwnd + acked, this.ssthresh);
+      // While ACKs still cover data sent before an RTO (below `recover`), L = 2 stays: RFC 3465
+      // 2.3, a large ACK then says more about the loss than about the path.
+      const grow = seqLt(this.sndUna, this.recover) ? Math.min(acked, 2 * mss) : acked;
+      this.cwnd = Math.min(this.cwnd + grow, this.ssthresh);
     } else {
       // Congestion avoidance: one MSS per cwnd acked.
       this.bytesAcked += acked;
