@@ -234,6 +234,7 @@ export class Socket extends Duplex {
   }
 
   override _read(): void {
+    requestYield();
     const cb = this.#cb;
     if (cb?.tcp.paused && !this.#closed) {
       // What the stack held comes through onData now: hand it over now too.
@@ -273,6 +274,9 @@ export class Socket extends Duplex {
     }
     this.#bytesWritten += chunk.length;
     this.touch();
+    // The program is at work in the event loop: what its write completes (the callback's
+    // nextTick, a TLS layer's setImmediate) must not wait for a whole poll slice.
+    requestYield();
     // By reference: the stream keeps the chunk until its callback.
     if (cb.write(chunk, 0, chunk.length, false)) callback();
     else if (cb.pendingBytes > 0) this.#writeDone = callback;
@@ -303,6 +307,7 @@ export class Socket extends Duplex {
     }
     // Large: each chunk by reference; the callback once the send buffer took the last one.
     this.touch();
+    requestYield();
     this.#bytesWritten += total;
     let took = true;
     for (let i = 0; i < chunks.length; i++) {
