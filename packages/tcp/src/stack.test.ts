@@ -655,6 +655,32 @@ describe('Stack: ICMP', () => {
     finish(r);
   });
 
+  it('learns a sender again at the same `now` after its entry was removed (no stale "known")', () => {
+    const r = rig();
+    const data = pattern(8);
+    const ping = () =>
+      r.stack.inputBytes(
+        toUs(
+          icmpPacket({ kind: 'echo-request', ident: 1, seq: 1, data }, { src: HOST3_IP }),
+          OUR_MAC,
+          HOST3_MAC,
+        ),
+        7,
+      );
+    ping();
+    ping();
+    expect(r.stack.arp.lookup(HOST3_IP, 7)).toBe(HOST3_MAC);
+    expect(r.stack.arp.remove(HOST3_IP)).toBe(0);
+    ping();
+    expect(r.stack.arp.lookup(HOST3_IP, 7)).toBe(HOST3_MAC);
+    expect(r.stack.takeTxBytes().map((f) => parseIpFrame(f).eth.dst)).toEqual([
+      HOST3_MAC,
+      HOST3_MAC,
+      HOST3_MAC,
+    ]);
+    finish(r);
+  });
+
   it('a datagram from a neighbour being resolved releases what waits for it', () => {
     const r = rig();
     const u = r.stack.udpBind(5000, {});
@@ -1138,6 +1164,35 @@ describe('Stack: routes and the gateway', () => {
     const u = r.stack.udpBind(7000, {});
     u.sendTo('192.168.3.4', 53, pattern(3), 2);
     expect(parseArpFrame(one(r)).arp.targetIp).toBe(other);
+    finish(r);
+  });
+
+  it('a burst at one `now` reuses the resolved next hop, but a route or ARP change takes effect at once', () => {
+    const r = rig();
+    const u = r.stack.udpBind(7000, {});
+    const far = parseIpv4('192.168.3.4');
+    const gw2 = parseIpv4('10.0.0.253');
+    const gw2Mac = 0x02_00_00_00_00_fd;
+    r.stack.arp.addStatic(gw2, gw2Mac);
+    // Same time throughout: only the tables' versions tell the cached answer is stale.
+    expect(u.sendTo(PEER_IP, 53, pattern(3), 5)).toBe(true);
+    expect(u.sendTo(PEER_IP, 53, pattern(3), 5)).toBe(true);
+    expect(r.stack.takeTxBytes().map((f) => parseIpFrame(f).eth.dst)).toEqual([PEER_MAC, PEER_MAC]);
+    r.stack.arp.addStatic(PEER_IP, HOST3_MAC); // the peer moved
+    u.sendTo(PEER_IP, 53, pattern(3), 5);
+    expect(parseIpFrame(one(r)).eth.dst).toBe(HOST3_MAC);
+    expect(u.sendTo(far, 53, pattern(3), 5)).toBe(false); // no route yet
+    r.stack.routes.add({ dest: parseIpv4('192.168.0.0'), prefixLen: 16, gateway: gw2 });
+    u.sendTo(far, 53, pattern(3), 5);
+    u.sendTo(far, 53, pattern(3), 5);
+    expect(r.stack.takeTxBytes().map((f) => parseIpFrame(f).eth.dst)).toEqual([gw2Mac, gw2Mac]);
+    // A host route for `far` through PEER, added at the same time, wins at once.
+    r.stack.routes.add({ dest: far, prefixLen: 32, gateway: PEER_IP });
+    u.sendTo(far, 53, pattern(3), 5);
+    expect(parseIpFrame(one(r)).eth.dst).toBe(HOST3_MAC);
+    r.stack.routes.remove(far, 32);
+    u.sendTo(far, 53, pattern(3), 5);
+    expect(parseIpFrame(one(r)).eth.dst).toBe(gw2Mac);
     finish(r);
   });
 

@@ -291,6 +291,19 @@ export class Stack implements TcpHost {
   readonly #views: (DataView | undefined)[] = new Array(256).fill(undefined);
   /** The view over the bytes of the frame being processed, or null (a copy: use sum16). */
   #rxView: DataView | null = null;
+  /**
+   * The last resolved destination (its next hop's MAC as 16 + 32 bits), good for the same `now`
+   * and route and ARP versions: `nextHop` and `lookup` answer the same then, and the frames of a
+   * burst go to one peer. Likewise the last source known to ARP (learnNeighbour).
+   */
+  #hopDst = -1;
+  #hopNow = Number.NaN;
+  #hopVersions = -1;
+  #hopMacHi = 0;
+  #hopMacLo = 0;
+  #knownSrc = -1;
+  #knownNow = Number.NaN;
+  #knownVersion = -1;
   /** The pool of the last frame received and its view: consecutive frames share a pool. */
   #rxViewPool: PktmbufPool | null = null;
   #rxViewOfPool: DataView | null = null;
@@ -837,6 +850,14 @@ export class Stack implements TcpHost {
       this.queue(m);
       return;
     }
+    // Both versions only grow, so their sum changes whenever either does.
+    const versions = this.routes.version + this.arp.version;
+    if (dst === this.#hopDst && now === this.#hopNow && versions === this.#hopVersions) {
+      this.txView.setUint16(eth, this.#hopMacHi);
+      this.txView.setUint32(eth + 2, this.#hopMacLo);
+      this.queue(m);
+      return;
+    }
     const hop = this.routes.nextHop(dst);
     if (hop < 0) {
       this.stats.txNoRoute++;
@@ -845,8 +866,13 @@ export class Stack implements TcpHost {
     }
     const mac = this.arp.lookup(hop, now);
     if (mac >= 0) {
-      this.txView.setUint16(eth, Math.floor(mac / 0x1_0000_0000));
-      this.txView.setUint32(eth + 2, mac >>> 0);
+      this.#hopDst = dst;
+      this.#hopNow = now;
+      this.#hopVersions = versions;
+      this.#hopMacHi = Math.floor(mac / 0x1_0000_0000);
+      this.#hopMacLo = mac >>> 0;
+      this.txView.setUint16(eth, this.#hopMacHi);
+      this.txView.setUint32(eth + 2, this.#hopMacLo);
       this.queue(m);
       return;
     }
@@ -1085,7 +1111,15 @@ export class Stack implements TcpHost {
   private learnNeighbour(b: Uint8Array, ip: number, now: number): void {
     const src = ipv4Src(b, ip);
     if (((src ^ this.localIp) & this.#netmask) !== 0 || src === this.localIp) return;
-    if (!isUnicastSource(src, this.#broadcast) || this.arp.lookup(src, now) >= 0) return;
+    const version = this.arp.version;
+    if (src === this.#knownSrc && now === this.#knownNow && version === this.#knownVersion) return;
+    if (!isUnicastSource(src, this.#broadcast)) return;
+    if (this.arp.lookup(src, now) >= 0) {
+      this.#knownSrc = src;
+      this.#knownNow = now;
+      this.#knownVersion = version;
+      return;
+    }
     const mac = getMac(b, ip - ETH_HEADER_LEN + 6);
     if (macIsMulticast(mac)) return;
     if (this.arp.update(src, mac, now, true)) this.flushPending(src, mac);

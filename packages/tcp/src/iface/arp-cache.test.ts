@@ -529,3 +529,35 @@ describe('ArpCache against a Map model', () => {
     );
   });
 });
+
+describe('ArpCache version', () => {
+  it('changes with every change a lookup could see, and not with lookups', () => {
+    const c = new ArpCache({ capacity: 1, ttlMs: 100 });
+    let v = c.version;
+    const changed = () => {
+      const was = v;
+      v = c.version;
+      return v !== was;
+    };
+    expect(c.lookup(IP_A, 0)).toBe(-1);
+    expect(changed()).toBe(false);
+    c.update(IP_A, MAC_A, 0, true);
+    expect(changed()).toBe(true);
+    c.lookup(IP_A, 50);
+    expect(changed()).toBe(false);
+    c.update(IP_A, MAC_B, 10); // a new MAC for a known entry
+    expect(changed()).toBe(true);
+    c.update(IP_B, MAC_B, 20, true); // evicts IP_A (capacity 1)
+    expect(changed()).toBe(true);
+    expect(c.lookup(IP_A, 20)).toBe(-1);
+    expect(c.remove(IP_B)).toBe(0);
+    expect(changed()).toBe(true);
+    c.addStatic(IP_A, MAC_A);
+    expect(changed()).toBe(true);
+    c.update(IP_B, MAC_B, 40, true); // full of a static entry: refused, nothing changes
+    expect(changed()).toBe(false);
+    const dropped = new Uint32Array(4);
+    expect(c.expire(1_000_000, dropped)).toBe(0); // static: stays
+    expect(changed()).toBe(false);
+  });
+});

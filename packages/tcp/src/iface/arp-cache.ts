@@ -132,6 +132,7 @@ export class ArpCache {
   readonly #free: Int32Array;
   #freeTop: number;
   #pendingTotal = 0;
+  #version = 0;
 
   /** Throws IfaceOptionError for a bad option. */
   constructor(options: ArpCacheOptions = {}) {
@@ -161,6 +162,14 @@ export class ArpCache {
     this.#free = new Int32Array(n);
     for (let i = 0; i < n; i++) this.#free[i] = n - 1 - i;
     this.#freeTop = n;
+  }
+
+  /**
+   * Changes whenever an entry's address, state or MAC changes: `lookup(ip, now)` answers the same
+   * for the same `ip`, `now` and version (a caller may keep the answer for a burst).
+   */
+  get version(): number {
+    return this.#version;
   }
 
   /** Entries in use (any state). */
@@ -208,6 +217,7 @@ export class ArpCache {
     this.#mac[e] = mac;
     this.#confirmedAt[e] = now;
     this.#requests[e] = 0;
+    this.#version++;
     return true;
   }
 
@@ -228,6 +238,7 @@ export class ArpCache {
     this.#state[e] = STATIC;
     this.#mac[e] = mac;
     this.#requests[e] = 0;
+    this.#version++;
     return true;
   }
 
@@ -361,6 +372,7 @@ export class ArpCache {
     this.#mac[e] = -1;
     this.#requests[e] = 0;
     this.#requestedAt[e] = now;
+    this.#version++;
     return e;
   }
 
@@ -445,5 +457,6 @@ export class ArpCache {
     slots[i] = EMPTY;
     this.#state[e] = FREE;
     this.#free[this.#freeTop++] = e;
+    this.#version++;
   }
 }

@@ -127,3 +127,19 @@ describe('parseCidr', () => {
     expect(thrown).toMatchObject({ name: 'IfaceOptionError', option: 'route', value: s });
   });
 });
+
+describe('RouteTable version', () => {
+  it('changes when a route is added, replaced or removed, not when one is looked up or missing', () => {
+    const t = table();
+    const v0 = t.version;
+    t.nextHop(ip('10.1.2.3'));
+    expect(t.version).toBe(v0);
+    t.add({ dest: ip('10.1.0.0'), prefixLen: 16, gateway: ip('192.168.1.3') });
+    expect(t.version).toBeGreaterThan(v0);
+    const v1 = t.version;
+    expect(t.remove(ip('172.16.0.0'), 12)).toBe(false);
+    expect(t.version).toBe(v1);
+    expect(t.remove(ip('10.1.0.0'), 16)).toBe(true);
+    expect(t.version).toBeGreaterThan(v1);
+  });
+});

@@ -35,6 +35,12 @@ export function parseCidr(option: string, s: string): { ip: number; prefixLen: n
  */
 export class RouteTable {
   readonly #routes: Route[] = [];
+  #version = 0;
+
+  /** Changes whenever a route is added or removed (a cached answer of `nextHop` is stale). */
+  get version(): number {
+    return this.#version;
+  }
 
   add(route: Route): void {
     if (!Number.isInteger(route.prefixLen) || route.prefixLen < 0 || route.prefixLen > 32) {
@@ -46,12 +52,16 @@ export class RouteTable {
     if (i >= 0) this.#routes[i] = r;
     else this.#routes.push(r);
     this.#routes.sort((a, b) => b.prefixLen - a.prefixLen);
+    this.#version++;
   }
 
   remove(dest: number, prefixLen: number): boolean {
     const d = (dest & maskOf(prefixLen)) >>> 0;
     const i = this.#routes.findIndex((r) => r.dest === d && r.prefixLen === prefixLen);
-    if (i >= 0) this.#routes.splice(i, 1);
+    if (i >= 0) {
+      this.#routes.splice(i, 1);
+      this.#version++;
+    }
     return i >= 0;
   }
 
