@@ -2,7 +2,7 @@ import http from 'node:http';
 import { syncBuiltinESMExports } from 'node:module';
 import net, { isIPv4, isIPv6 } from 'node:net';
 import { type CallbackSocket, listen as stackListen } from './callback.js';
-import { Socket as StackSocket } from './net.js';
+import { NET_SOCKET_BUFFERS, Socket as StackSocket } from './net.js';
 import { NetRuntime } from './runtime.js';
 
 /**
@@ -320,7 +320,7 @@ export function installTransparent(options: TransparentOptions = {}): Transparen
             return undefined;
           },
         },
-        { backlog },
+        { backlog, ...NET_SOCKET_BUFFERS },
         runtime,
       );
     if (port !== 0) return tryPort(port);

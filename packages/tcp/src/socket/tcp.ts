@@ -922,6 +922,10 @@ export class TcpSocket {
     if (inBuf > 0) {
       const n = Math.min(inBuf, this.sendBuf.length);
       this.sendBuf.discard(n);
+      // Everything acknowledged: the next write starts at the ring's first bytes again, so a
+      // connection that sends little keeps touching the same few pages of a large buffer (the
+      // memory is committed only where written).
+      if (this.sendBuf.length === 0) this.sendBuf.alignEmpty(0);
       this.sndBufSeq = seqAdd(this.sndBufSeq, n);
       this.bytesAcknowledged += n;
     }
