@@ -16,6 +16,13 @@ const reason = npm.status === 0 ? undefined : 'npm is not installed';
 if (reason) console.log(`install.test.ts: skipping: ${reason}`);
 
 const project = mkdtempSync(join(tmpdir(), 'bypass-user-project-'));
+/**
+ * A user's shell environment: without the npm_* variables of the pnpm script running this test
+ * (pnpm's own settings, which npm would warn about as unknown config on stderr).
+ */
+const userEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)),
+) as NodeJS.ProcessEnv;
 afterAll(() => rmSync(project, { recursive: true, force: true }));
 
 describe.skipIf(reason !== undefined)('bypass in a project of its own', () => {
@@ -27,6 +34,7 @@ describe.skipIf(reason !== undefined)('bypass in a project of its own', () => {
     // As the README says (no registry needed: npm links the folder).
     const install = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--offline', CLI], {
       cwd: project,
+      env: userEnv,
       encoding: 'utf8',
       timeout: 120_000,
     });
@@ -38,6 +46,7 @@ describe.skipIf(reason !== undefined)('bypass in a project of its own', () => {
 
     const help = spawnSync('npx', ['--no-install', 'bypass', 'run', '--help'], {
       cwd: project,
+      env: userEnv,
       encoding: 'utf8',
       timeout: 60_000,
     });
@@ -64,7 +73,7 @@ server.listen(0, '10.0.0.2', () => console.log(motd + ' on ' + server.address().
           '10.0.0.2/24',
           'server.js',
         ]),
-        { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] },
+        { cwd: project, env: userEnv, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       const r = { code: null as number | null, out: '', err: '' };
       let stopped = false;
