@@ -86,8 +86,8 @@ const DOWNLOADS = quick ? 2 : 3;
 const connectionsFor = (app: AppSpec) => (app.tls ? 16 : 64);
 const apps = APPS.filter((a) => only === undefined || only.includes(a.name));
 
-/** Everything measured for one app on one side, over the rounds. */
-interface Samples {
+/** Everything measured for one app on one side, over the rounds (the transfers' counters summed). */
+interface Samples extends Omit<TransferResult, 'errors' | 'postWarmups' | 'downloadWarmups'> {
   getRps: number[];
   p50Ms: number[];
   p90Ms: number[];
@@ -96,12 +96,6 @@ interface Samples {
   maxMs: number[];
   requests: number;
   wrkErrors: GetResult['errors'];
-  postMs: number[];
-  downloadMBps: number[];
-  postErrors: number;
-  postTimeouts: number;
-  downloadErrors: number;
-  downloadTimeouts: number;
   clientErrors: string[];
   startS: number[];
   /** Per workload: why a round gave no figure. */

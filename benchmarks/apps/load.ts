@@ -82,6 +82,9 @@ export interface TransferResult {
   postTimeouts: number;
   downloadErrors: number;
   downloadTimeouts: number;
+  /** Uncounted transfers of each kind made first (1 s of them: client.mjs WARMUP_MS). */
+  postWarmups: number;
+  downloadWarmups: number;
   errors: string[];
 }
 
