@@ -35,13 +35,16 @@ import {
 import {
   type AppSpec,
   BYPASS_LCORES,
+  buildPackages,
   HERE,
   type RunningApp,
   type Side,
   startApp,
 } from './servers.js';
 import {
+  clientRpsMask,
   PREFIX,
+  SERVER_CPU,
   TAP_CLIENT_IP,
   TAP_STACK_IP,
   Topology,
@@ -317,8 +320,8 @@ function params(topo?: Topology): Record<string, unknown> {
     ratioOrientation:
       'bypass/kernel, higher is better for bypass: req/s and MB/s as they are, POST time inverted (kernel ms / bypass ms)',
     kernel: `node APP in namespace ${topo?.server ?? 'bpas<pid>'}, ${VETH_SERVER_IP}/${PREFIX} on a veth pair whose other end (${VETH_CLIENT_IP}) is in the client namespace; kernel defaults (MTU 1500, veth offloads)`,
-    bypass: `bypass run --lcores ${BYPASS_LCORES} --vdev net_tap0,iface=bpat<pid>x<n> --ip ${TAP_STACK_IP}/${PREFIX} APP (node --import tsx apps/cli/src/main.ts run ..., defaults otherwise: busy polling, 1 ms slice, wildcard both, MTU 1500, no tap offloads) in the server namespace; its tap interface moved into the client namespace as ${TAP_CLIENT_IP}/${PREFIX}`,
-    client: `wrk and client.mjs in namespace ${topo?.client ?? 'bpac<pid>'}, the same for both sides`,
+    bypass: `bypass run --lcores ${BYPASS_LCORES} --vdev net_tap0,iface=bpat<pid>x<n> --ip ${TAP_STACK_IP}/${PREFIX} APP (node --import tsx apps/cli/src/main.ts run --code built ...: the lcores run the packages' dist/ on plain node; defaults otherwise: busy polling, 1 ms slice, wildcard both, MTU 1500, tap offload=tso) in the server namespace; its tap interface moved into the client namespace as ${TAP_CLIENT_IP}/${PREFIX}`,
+    client: `wrk and client.mjs in namespace ${topo?.client ?? 'bpac<pid>'}, the same for both sides; the client's interface (veth end or tap) steers its receive processing to CPUs ${clientRpsMask()} (hex mask: all but CPU ${SERVER_CPU}, the one bypass's worker lcore is pinned to) with RPS, so the client's kernel TCP work is not done inside the server's sends (as with a client on its own machine)`,
     threads: {
       cpus: availableParallelism(),
       bypass:
@@ -473,6 +476,8 @@ async function main(): Promise<void> {
     skip(reason);
     return;
   }
+  // A failed build throws (the benchmark cannot measure what users run).
+  console.log(`# ${BENCH}: built ${buildPackages().join(', ')} (bypass run --code built)`);
   let topo: Topology;
   try {
     topo = new Topology();

@@ -7,7 +7,8 @@
 //   interface moved into the client namespace.
 // An app is ready once it printed a line with "listening" and the client namespace got a 200
 // for GET / (the same check for both sides); anything else is a StartError with what it said.
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PREFIX, TAP_CLIENT_IP, TAP_STACK_IP, type Topology, VETH_SERVER_IP } from './topology.js';
@@ -25,6 +26,23 @@ export interface AppSpec {
   file: string;
   port: number;
   tls: boolean;
+}
+
+/**
+ * Builds every package's dist/ (tsc -p tsconfig.build.json, a few seconds): bypass run is started
+ * with `--code built`, so its lcores run the built JavaScript on plain node, as a user's do after
+ * `pnpm build`, and it refuses to start on a stale build rather than measure the tsx loader.
+ */
+export function buildPackages(): string[] {
+  const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
+  const built: string[] = [];
+  for (const name of readdirSync(join(ROOT, 'packages')).sort()) {
+    const project = join(ROOT, 'packages', name, 'tsconfig.build.json');
+    if (!existsSync(project)) continue;
+    execFileSync(tsc, ['-p', project], { stdio: 'pipe', timeout: 120_000 });
+    built.push(name);
+  }
+  return built;
 }
 
 /** bypass's lcores: the main lcore (supervises, sleeps) and one worker lcore that busy-polls. */
@@ -188,6 +206,8 @@ export async function startApp(
       'tsx',
       CLI,
       'run',
+      '--code',
+      'built',
       '--lcores',
       BYPASS_LCORES,
       '--vdev',

@@ -2,7 +2,9 @@
 // traffic on the user-space stack (transparent mode, @bypass/socket-api transparent.ts).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BroadcastChannel } from 'node:worker_threads';
+import { type StaleBuild, staleBuilds } from '@bypass/atomics-sync';
 import {
   cleanup,
   EalArgError,
@@ -66,6 +68,10 @@ run options:
                          (a net_tap port gets offload=tso unless its --vdev says offload=)
   --mbufs N              mbufs in the pool (default 4096 per queue, at least 8192)
   --trace                print each listen/connect routing decision on stderr
+  --code auto|built|source  what the worker lcores run: the packages' built JavaScript (dist/,
+                         plain node) or their TypeScript sources through tsx; auto (default):
+                         built when every dist/ is current and APP is JavaScript, else source
+                         with a notice (\`pnpm build\` in the bypass clone makes the builds)
 
 listen hosts: none, '0.0.0.0', '::' (the wildcard) and the --ip address go to the stack (the
 wildcard also to the kernel, with --wildcard both); 'localhost', names, loopback and other
@@ -91,6 +97,8 @@ export interface RunArgs {
   mtu?: number;
   mbufs?: number;
   trace: boolean;
+  /** What the worker lcores run (--code): see lcoreCodeFor(). */
+  code: 'auto' | 'built' | 'source';
   help: boolean;
   /** The program, as given, and its arguments. */
   app?: string;
@@ -120,6 +128,7 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
     routes: [],
     wildcard: 'both',
     trace: false,
+    code: 'auto',
     help: false,
     appArgs: [],
   };
@@ -169,6 +178,13 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
       case '--trace':
         out.trace = true;
         break;
+      case '--code': {
+        const v = value(flag);
+        if (v !== 'auto' && v !== 'built' && v !== 'source')
+          throw new RunUsageError(`--code is auto, built or source, got ${JSON.stringify(v)}`);
+        out.code = v;
+        break;
+      }
       case '-h':
       case '--help':
         out.help = true;
@@ -213,6 +229,50 @@ export function withTapOffload(eal: readonly string[]): string[] {
     if (a.startsWith('--vdev=')) return `--vdev=${add(a.slice(7))}`;
     return i > 0 && eal[i - 1] === '--vdev' ? add(a) : a;
   });
+}
+
+/** This package's folder: its @bypass dependencies are what the lcores load. */
+const CLI_PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * What the worker lcores run for `--code MODE` and the program `app`: 'built' (the packages'
+ * dist/, plain node) or 'source' (TypeScript through tsx), and a notice when auto chose source
+ * for a reason a user can change. A TypeScript program needs tsx, so it runs on the sources.
+ * `stale` is staleBuilds() of this package (given for tests).
+ */
+export function lcoreCodeFor(
+  mode: RunArgs['code'],
+  app: string,
+  stale: readonly StaleBuild[] = staleBuilds(CLI_PACKAGE_DIR),
+): { code: 'built' | 'source'; notice?: string } {
+  if (mode === 'source') return { code: 'source' };
+  const tsApp = /\.[mc]?tsx?$/.test(app);
+  if (mode === 'built') {
+    if (tsApp)
+      throw new RunUsageError(
+        `--code built runs no TypeScript loader, and ${app} is TypeScript: compile it, or use --code source`,
+      );
+    if (stale.length > 0)
+      throw new RunUsageError(
+        `--code built: ${stale[0].name} has no current build (${stale[0].reason}): run \`pnpm build\` in ${bypassRoot(stale[0].dir)}`,
+      );
+    return { code: 'built' };
+  }
+  if (tsApp) return { code: 'source' };
+  if (stale.length > 0) {
+    return {
+      code: 'source',
+      notice:
+        `the lcores run bypass's TypeScript sources through tsx, because ${stale[0].name} has no current build (${stale[0].reason}); ` +
+        `\`pnpm build\` in ${bypassRoot(stale[0].dir)} makes them run the built JavaScript, faster for event-loop programs`,
+    };
+  }
+  return { code: 'built' };
+}
+
+/** The clone a package folder belongs to (…/packages/x -> …), for the `pnpm build` hint. */
+function bypassRoot(dir: string): string {
+  return resolve(dir, '..', '..');
 }
 
 /** The pool: mbufs and their data room (64 KB for a tap port with offload=tso). */
@@ -299,6 +359,16 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stderr.write(`bypass run: ${app}: no such file\n`);
     return 1;
   }
+  let lcoreCode: 'built' | 'source';
+  try {
+    const chosen = lcoreCodeFor(args.code, app);
+    lcoreCode = chosen.code;
+    if (chosen.notice !== undefined) process.stderr.write(`bypass run: ${chosen.notice}\n`);
+  } catch (e) {
+    if (!(e instanceof RunUsageError)) throw e;
+    process.stderr.write(`bypass run: ${e.message}\n`);
+    return 2;
+  }
   // A tap port moves TCP in 64 KB frames both ways unless told otherwise (offload=none|csum).
   let eal = withTapOffload(args.eal);
   try {
@@ -329,7 +399,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   let port = -1;
   let channel: BroadcastChannel | undefined;
   try {
-    const { config } = await init(eal);
+    const { config } = await init(eal, { lcoreCode });
     const workers = config.lcores.filter((id) => id !== config.mainLcore);
     if (workers.length === 0) {
       throw new RunUsageError(

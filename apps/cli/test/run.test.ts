@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   describeListen,
+  lcoreCodeFor,
   parseRunArgs,
   ReadyWatch,
   RunUsageError,
@@ -100,6 +101,10 @@ describe('bypass run arguments', () => {
       [['--ip', '10.0.0.2/24', '--route', '10.9.0.0/16', 'app.js'], /--route needs --gateway/],
       [['--ip', '10.0.0.2/24', '--mtu', '100', 'app.js'], /--mtu needs an integer/],
       [['--ip', '10.0.0.2/24', '--vdev'], /--vdev needs a value/],
+      [
+        ['--ip', '10.0.0.2/24', '--code', 'fast', 'app.js'],
+        /--code is auto, built or source, got "fast"/,
+      ],
     ];
     for (const [args, message] of bad) {
       expect(() => parseRunArgs(args), args.join(' ')).toThrow(RunUsageError);
@@ -133,6 +138,40 @@ describe('bypass run arguments', () => {
     const badEal = cli('run', '--frob', '1', '--ip', '10.0.0.2/24', app);
     expect(badEal.status).toBe(2);
     expect(badEal.stderr).toContain('--frob');
+  });
+});
+
+describe('what the lcores run (--code)', () => {
+  const stale = [
+    {
+      name: '@bypass/tcp',
+      dir: '/clone/packages/tcp',
+      reason: 'dist/stack.js is older than src/stack.ts',
+    },
+  ];
+  it('auto: the build when it is current and the program is JavaScript', () => {
+    expect(parseRunArgs(['--ip', '10.0.0.2/24', 'a.js']).code).toBe('auto');
+    expect(lcoreCodeFor('auto', '/p/server.js', [])).toEqual({ code: 'built' });
+    expect(lcoreCodeFor('auto', '/p/server.mjs', [])).toEqual({ code: 'built' });
+    expect(lcoreCodeFor('auto', '/p/server.ts', [])).toEqual({ code: 'source' });
+    expect(lcoreCodeFor('auto', '/p/server.mts', stale)).toEqual({ code: 'source' });
+    const r = lcoreCodeFor('auto', '/p/server.js', stale);
+    expect(r.code).toBe('source');
+    expect(r.notice).toBe(
+      "the lcores run bypass's TypeScript sources through tsx, because @bypass/tcp has no current build (dist/stack.js is older than src/stack.ts); `pnpm build` in /clone makes them run the built JavaScript, faster for event-loop programs",
+    );
+  });
+
+  it('built and source as asked; built refuses a stale build or a TypeScript program', () => {
+    expect(parseRunArgs(['--code', 'built', '--ip', '10.0.0.2/24', 'a.js']).code).toBe('built');
+    expect(lcoreCodeFor('built', '/p/server.js', [])).toEqual({ code: 'built' });
+    expect(lcoreCodeFor('source', '/p/server.js', [])).toEqual({ code: 'source' });
+    expect(() => lcoreCodeFor('built', '/p/server.js', stale)).toThrow(
+      '--code built: @bypass/tcp has no current build (dist/stack.js is older than src/stack.ts): run `pnpm build` in /clone',
+    );
+    expect(() => lcoreCodeFor('built', '/p/server.ts', [])).toThrow(
+      /is TypeScript: compile it, or use --code source/,
+    );
   });
 });
 

@@ -14,8 +14,14 @@ export { checkRegion, type SyncDescriptor } from './region.js';
 export { Semaphore, type SemaphoreDescriptor } from './semaphore.js';
 export type { WaitResult } from './wait.js';
 export {
+  BUILT_CONDITION,
+  builtExecArgv,
+  builtModule,
   resolveWorkerModule,
   runWorker,
+  type StaleBuild,
+  type StartOptions,
+  staleBuilds,
   startWorker,
   WorkerModuleError,
   workerExit,

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { MessageChannel, type Worker } from 'node:worker_threads';
-import { resolveWorkerModule, startWorker } from '@bypass/atomics-sync';
+import { builtModule, resolveWorkerModule, startWorker } from '@bypass/atomics-sync';
 import type * as hdr from 'hdr-histogram-js';
 import * as hdrModule from 'hdr-histogram-js';
 import {
@@ -62,6 +62,8 @@ interface MainState {
   failures: LcoreError[];
   nextCollect: number;
   slowPath: SlowPathServer;
+  /** What the worker lcores run (InitExtras.lcoreCode). */
+  lcoreCode: 'source' | 'built';
 }
 
 let state: MainState | undefined;
@@ -85,6 +87,8 @@ export interface InitResult {
   rest: string[];
   /** Lcores that could not be pinned, with the reason. */
   unpinned: { lcore: number; reason: string }[];
+  /** What the worker lcores run: the TypeScript sources (through tsx) or the built dist/. */
+  lcoreCode: 'source' | 'built';
 }
 
 export interface InitExtras {
@@ -96,6 +100,14 @@ export interface InitExtras {
   watchLauncher?: boolean;
   /** Threads of the slow-path piscina pool (default: the CPUs left over by the lcores, >= 1). */
   slowPathThreads?: number;
+  /**
+   * What the worker lcores run (default 'source': the modules as given, TypeScript through tsx
+   * when no .js exists). 'built': every @bypass package's dist/ and, for modules launched on the
+   * lcores, their dist/ counterpart, on plain Node without tsx (startWorker's `built`). Choose
+   * it when staleBuilds() is empty and the launched modules are JavaScript or built: tsx in an
+   * lcore that runs an event-loop program costs that program up to a fifth of its speed.
+   */
+  lcoreCode?: 'source' | 'built';
 }
 
 /**
@@ -138,6 +150,7 @@ export async function init(
     failures: [],
     nextCollect: 1,
     slowPath,
+    lcoreCode: extras.lcoreCode ?? 'source',
   };
   state = s;
   const mainChannel = new MessageChannel();
@@ -168,16 +181,20 @@ export async function init(
     if (id === config.mainLcore) continue;
     const channel = new MessageChannel();
     slowPath.serve(id, channel.port2);
-    const worker = startWorker(workerUrl, {
-      workerData: {
-        sab: memory.wasm === null ? memory.sab : null,
-        wasm: memory.wasm,
-        config,
-        lcoreId: id,
-        slowPathPort: channel.port1,
+    const worker = startWorker(
+      workerUrl,
+      {
+        workerData: {
+          sab: memory.wasm === null ? memory.sab : null,
+          wasm: memory.wasm,
+          config,
+          lcoreId: id,
+          slowPathPort: channel.port1,
+        },
+        transferList: [channel.port1],
       },
-      transferList: [channel.port1],
-    });
+      { built: s.lcoreCode === 'built' },
+    );
     const rec: LcoreRecord = { id, worker, pinned: false, collects: new Map(), exiting: false };
     s.lcores.set(id, rec);
     ready.push(
@@ -222,7 +239,7 @@ export async function init(
     'EAL',
     `lcores ${config.lcores.join(',')} ready, main lcore ${config.mainLcore}, ${config.memoryMb} MiB`,
   );
-  return { config, rest, unpinned };
+  return { config, rest, unpinned, lcoreCode: s.lcoreCode };
 }
 
 function fail(s: MainState, rec: LcoreRecord, err: LcoreError): void {
@@ -286,14 +303,22 @@ function lcoreRecord(id: number, what: string): LcoreRecord {
 }
 
 /** Names a module for a worker: a URL, a file URL string or a path; .js resolves to .ts in dev. */
-function moduleHref(module: URL | string): string {
+/** The module an lcore imports: as resolveWorkerModule finds it, or its build for built lcores. */
+function moduleHref(module: URL | string, built = false): string {
   const url =
     module instanceof URL
       ? module
       : module.startsWith('file:')
         ? new URL(module)
         : pathToFileURL(module);
-  return resolveWorkerModule(url).url.href;
+  if (!built) return resolveWorkerModule(url).url.href;
+  const js = builtModule(url);
+  if (js === undefined) {
+    throw new EalError(
+      `${url.href} has no built JavaScript for the lcores, which run built code (lcoreCode 'built'): run \`pnpm build\`, or init the EAL with lcoreCode 'source'`,
+    );
+  }
+  return js.href;
 }
 
 /**
@@ -309,6 +334,7 @@ export function remoteLaunch(
 ): void {
   const s = main();
   const rec = lcoreRecord(id, 'remoteLaunch');
+  const href = moduleHref(module, s.lcoreCode === 'built');
   if (!s.memory.claimLcore(id)) {
     throw new EalError(
       `remoteLaunch: lcore ${id} is busy (${s.memory.lcoreState(id)}); waitLcore(${id}) first`,
@@ -318,7 +344,7 @@ export function remoteLaunch(
     rec.settle = { resolve, reject };
   });
   rec.pending.catch(() => {}); // observed through waitLcore
-  const msg: ToLcore = { type: 'launch', module: moduleHref(module), exportName, arg };
+  const msg: ToLcore = { type: 'launch', module: href, exportName, arg };
   rec.worker.postMessage(msg);
 }
 

@@ -1,6 +1,7 @@
 // The EAL with real lcore threads. Pinning is off except in the pinning test, and every test
 // ends with cleanup() so the next can init again.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -68,6 +69,43 @@ describe('launch and wait', () => {
       /lcore 3: EalError: .*lcore-apps\.ts exports no function named nothingHere/,
     );
     await expect(init({}, { handleSignals: false })).rejects.toThrow(EalError);
+  });
+});
+
+describe('built lcores (lcoreCode built)', () => {
+  const builtWorker = fileURLToPath(new URL('../dist/lcore-worker.js', import.meta.url));
+  const why = existsSync(builtWorker)
+    ? undefined
+    : `${builtWorker} is missing: run \`pnpm build\` (the README's test command builds first)`;
+  if (why !== undefined) console.log(`skipped: built lcores: ${why}`);
+
+  it.skipIf(why !== undefined)(
+    "lcores run the packages' dist/ on plain node: no tsx, the bypass-dist condition",
+    async () => {
+      const r = await init(
+        { lcores: '0-1', pin: false },
+        { handleSignals: false, lcoreCode: 'built' },
+      );
+      expect(r.lcoreCode).toBe('built');
+      remoteLaunch(1, new URL('./fixtures/built-probe.mjs', import.meta.url), 'probe');
+      const got = (await waitLcore(1)) as { argv: string[]; eal: string; lcore: number };
+      expect(got.lcore).toBe(1);
+      expect(got.argv).toContain('--conditions=bypass-dist');
+      expect(got.argv.filter((a) => /(^|[/\\])tsx([/\\@]|$)/.test(a))).toEqual([]);
+      expect(got.eal).toMatch(/\/packages\/eal\/dist\/index\.js$/);
+      // A TypeScript module has no build to run: refused before the lcore is claimed.
+      expect(() => remoteLaunch(1, APPS, 'hello')).toThrow(
+        /lcore-apps\.js has no built JavaScript for the lcores.*run `pnpm build`/,
+      );
+      expect(lcoreState(1)).toBe('wait');
+    },
+  );
+
+  it('the default is the sources, as given', async () => {
+    const r = await init({ lcores: '0-1', pin: false }, { handleSignals: false });
+    expect(r.lcoreCode).toBe('source');
+    remoteLaunch(1, APPS, 'hello', 'src');
+    expect(await waitLcore(1)).toEqual({ lcore: 1, main: 0, arg: 'src' });
   });
 });
 
