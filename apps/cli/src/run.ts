@@ -55,7 +55,8 @@ if APP dies (an exception nobody catches), its stack connections are reset (RST)
 exits 1.
 
 EAL options (see --help of any EAL app): -l LIST | --lcores LIST, --vdev NAME[,k=v...],
-  -m MB, --log-level L, --no-pin, --poll busy|adaptive, --spin-polls N, --slice-us N
+  -m MB, --log-level L, --no-pin, --poll busy|adaptive, --spin-polls N, --slice-us N,
+  --heap-mb N
 
 run options:
   --ip ADDR/PREFIX       the stack's address, e.g. 10.0.0.2/24 (required)

@@ -108,6 +108,19 @@ export function builtExecArgv(base: readonly string[] = process.execArgv): strin
   return out;
 }
 
+/** `argv` without `flags` (as Node lists them: `--a` or `--a=v`), each with a separate value. */
+function withoutFlags(argv: readonly string[], flags: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (!flags.includes(argv[i])) {
+      out.push(argv[i]);
+      continue;
+    }
+    if (!argv[i].includes('=') && i + 1 < argv.length && !argv[i + 1].startsWith('-')) i++;
+  }
+  return out;
+}
+
 /** A package whose dist/ does not match its src/ (see staleBuilds). */
 export interface StaleBuild {
   /** The package's name, e.g. @bypass/tcp. */
@@ -193,10 +206,22 @@ export function startWorker(
         `startWorker: ${String(module)} has no built JavaScript (dist/); run \`pnpm build\` or start the worker on its source`,
       );
     }
-    return new Worker(built, {
-      ...options,
-      execArgv: builtExecArgv(options.execArgv ?? process.execArgv),
-    });
+    let execArgv = builtExecArgv(options.execArgv ?? process.execArgv);
+    // An inherited process-wide flag (a V8 option such as --max-old-space-size, a profiler's
+    // --perf-basic-prof, --title) is refused in a worker's execArgv, though it applies to the
+    // worker anyway: drop the flags Node names (it names them a kind at a time) and retry.
+    for (;;) {
+      try {
+        return new Worker(built, { ...options, execArgv });
+      } catch (e) {
+        const m = /invalid execArgv flags: (.*)$/.exec((e as Error).message);
+        if ((e as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || m === null)
+          throw e;
+        const fewer = withoutFlags(execArgv, m[1].split(', '));
+        if (fewer.length === execArgv.length) throw e;
+        execArgv = fewer;
+      }
+    }
   }
   const { url, typescript } = resolveWorkerModule(module);
   if (!typescript) return new Worker(url, options);

@@ -163,14 +163,26 @@ describe('built workers', () => {
     );
     const worker = startWorker(
       pathToFileURL(join(dir, 'src', 'probe.js')),
-      { execArgv: ['--import', 'tsx'] },
+      // Process-wide flags (profilers, V8 options) are refused in a worker's execArgv: dropped.
+      {
+        execArgv: [
+          '--import',
+          'tsx',
+          '--perf-basic-prof',
+          '--stack-size',
+          '900',
+          '--max-old-space-size=512',
+          '--expose-gc',
+          '--trace-warnings',
+        ],
+      },
       { built: true },
     );
     const got = await new Promise<{ argv: string[]; url: string }>((resolve) =>
       worker.once('message', resolve),
     );
     await workerExit(worker);
-    expect(got.argv).toEqual(['--conditions=bypass-dist']);
+    expect(got.argv).toEqual(['--trace-warnings', '--conditions=bypass-dist']);
     expect(fileURLToPath(got.url)).toBe(join(realpathSync(dir), 'dist', 'probe.js'));
     expect(() =>
       startWorker(pathToFileURL(join(dir, 'src', 'gone.js')), {}, { built: true }),

@@ -32,6 +32,8 @@ describe('EAL arguments', () => {
       '50',
       '--slice-us',
       '200',
+      '--heap-mb',
+      '64',
       '--',
       '--app-flag',
       'x',
@@ -53,6 +55,7 @@ describe('EAL arguments', () => {
       poll: 'adaptive',
       spinPolls: 50,
       sliceUs: 200,
+      heapMb: 64,
     });
   });
 
@@ -64,6 +67,7 @@ describe('EAL arguments', () => {
       pin: true,
       logLevel: 6,
       memoryMb: 64,
+      heapMb: 128,
     });
   });
 
@@ -132,6 +136,10 @@ describe('EAL arguments', () => {
       [
         ['--slice-us', '0'],
         '--slice-us must be microseconds per loop slice, an integer in [1, 10000000], got "0"',
+      ],
+      [
+        ['--heap-mb', 'lots'],
+        '--heap-mb must be MiB of initial old generation, an integer in [0, 65536], got "lots"',
       ],
       [['-l'], '-l must be followed by a value, got nothing'],
       [

@@ -13,6 +13,7 @@ import { EalArgError } from './errors.js';
  *   --poll busy|adaptive       busy polling (default) or spin-then-park on a doorbell
  *   --spin-polls N             adaptive: empty polls before parking (default 1024)
  *   --slice-us N               lcore loop slice before yielding to the event loop (default 1000)
+ *   --heap-mb N                initial old generation of each lcore's JS heap (default 128)
  *   --help                     print this and exit
  *
  * Arguments after `--` are the application's and come back in `rest`.
@@ -41,6 +42,8 @@ export interface EalOptions {
   poll?: PollMode;
   spinPolls?: number;
   sliceUs?: number;
+  /** Initial old-generation size of each lcore thread's JS heap, MiB (0: V8's default). */
+  heapMb?: number;
 }
 
 export const LOG_LEVELS = [
@@ -68,6 +71,15 @@ export interface EalConfig {
   poll: PollMode;
   spinPolls: number;
   sliceUs: number;
+  /**
+   * Initial old-generation size of each worker lcore's JS heap in MiB (V8's
+   * --initial-old-space-size for the lcore isolates; 0 leaves V8's default). An lcore that hands
+   * received bytes to streams makes a Buffer per burst; with V8's default, whose limit shrinks
+   * to a small multiple of the live heap after the first full GC, those Buffers' memory set off
+   * a full GC every 30 ms or so at 1 GB/s (measured in `pnpm bench apps`' POST echo); a heap that
+   * starts at 128 MiB had none in the same run.
+   */
+  heapMb: number;
 }
 
 export const MAX_LCORES = 128;
@@ -83,6 +95,7 @@ export const USAGE = `EAL options:
   --poll busy|adaptive   busy polling (default), or spin then park until rung
   --spin-polls N         adaptive polling: empty polls before parking (default 1024)
   --slice-us N           lcore loop slice before yielding to Node's event loop (default 1000)
+  --heap-mb N            initial old generation of each lcore's JS heap, MiB (default 128; 0: V8's)
   --help                 print this help and exit
 Arguments after -- belong to the application.`;
 
@@ -195,6 +208,7 @@ export const FLAG_NAMES: Partial<Record<keyof EalOptions, string>> = {
   poll: '--poll',
   spinPolls: '--spin-polls',
   sliceUs: '--slice-us',
+  heapMb: '--heap-mb',
 };
 
 /**
@@ -259,6 +273,7 @@ export function resolveOptions(
       'empty polls before parking',
     ),
     sliceUs: intArg(n('sliceUs'), o.sliceUs ?? 1000, 1, 10_000_000, 'microseconds per loop slice'),
+    heapMb: intArg(n('heapMb'), o.heapMb ?? 128, 0, 65536, 'MiB of initial old generation'),
   };
 }
 
@@ -347,6 +362,15 @@ export function parseEalArgs(argv: readonly string[]): ParsedArgs {
           1,
           10_000_000,
           'microseconds per loop slice',
+        );
+        break;
+      case '--heap-mb':
+        options.heapMb = intArg(
+          '--heap-mb',
+          value('--heap-mb'),
+          0,
+          65536,
+          'MiB of initial old generation',
         );
         break;
       case '-h':

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { MessageChannel, type Worker } from 'node:worker_threads';
 import { builtModule, resolveWorkerModule, startWorker } from '@bypass/atomics-sync';
 import type * as hdr from 'hdr-histogram-js';
@@ -175,50 +176,57 @@ export async function init(
     else unpinned.push({ lcore: config.mainLcore, reason: p.reason ?? 'unknown' });
   }
 
-  const workerUrl = new URL('./lcore-worker.js', import.meta.url);
+  // Each lcore isolate starts with config.heapMb of old generation (see EalConfig.heapMb). V8
+  // reads the flag when an isolate is created, so it is set around the lcores' start only and
+  // put back before anything else (piscina's slow-path threads, the program's own workers) starts.
   const ready: Promise<void>[] = [];
-  for (const id of config.lcores) {
-    if (id === config.mainLcore) continue;
-    const channel = new MessageChannel();
-    slowPath.serve(id, channel.port2);
-    const worker = startWorker(
-      workerUrl,
-      {
-        workerData: {
-          sab: memory.wasm === null ? memory.sab : null,
-          wasm: memory.wasm,
-          config,
-          lcoreId: id,
-          slowPathPort: channel.port1,
-        },
-        transferList: [channel.port1],
-      },
-      { built: s.lcoreCode === 'built' },
-    );
-    const rec: LcoreRecord = { id, worker, pinned: false, collects: new Map(), exiting: false };
-    s.lcores.set(id, rec);
-    ready.push(
-      new Promise<void>((resolve, reject) => {
-        const onEarly = (e: Error) =>
-          reject(new LcoreError(id, `failed to start: ${e.message}`, e.stack));
-        worker.once('error', onEarly);
-        worker.once('message', (m: FromLcore) => {
-          worker.off('error', onEarly);
-          if (m.type === 'ready') {
-            rec.pinned = m.pinned;
-            if (!m.pinned) unpinned.push({ lcore: id, reason: m.reason ?? 'unknown' });
-          }
-          watch(s, rec);
-          resolve();
-        });
-      }),
-    );
-  }
   try {
+    if (config.heapMb > 0) setFlagsFromString(`--initial-old-space-size=${config.heapMb}`);
+    const workerUrl = new URL('./lcore-worker.js', import.meta.url);
+    for (const id of config.lcores) {
+      if (id === config.mainLcore) continue;
+      const channel = new MessageChannel();
+      slowPath.serve(id, channel.port2);
+      const worker = startWorker(
+        workerUrl,
+        {
+          workerData: {
+            sab: memory.wasm === null ? memory.sab : null,
+            wasm: memory.wasm,
+            config,
+            lcoreId: id,
+            slowPathPort: channel.port1,
+          },
+          transferList: [channel.port1],
+        },
+        { built: s.lcoreCode === 'built' },
+      );
+      const rec: LcoreRecord = { id, worker, pinned: false, collects: new Map(), exiting: false };
+      s.lcores.set(id, rec);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          const onEarly = (e: Error) =>
+            reject(new LcoreError(id, `failed to start: ${e.message}`, e.stack));
+          worker.once('error', onEarly);
+          worker.once('message', (m: FromLcore) => {
+            worker.off('error', onEarly);
+            if (m.type === 'ready') {
+              rec.pinned = m.pinned;
+              if (!m.pinned) unpinned.push({ lcore: id, reason: m.reason ?? 'unknown' });
+            }
+            watch(s, rec);
+            resolve();
+          });
+        }),
+      );
+    }
     await Promise.all(ready);
   } catch (e) {
     await cleanup();
     throw e;
+  } finally {
+    if (config.heapMb > 0)
+      setFlagsFromString(`--initial-old-space-size=${startupInitialOldSpaceMb()}`);
   }
   if (config.pin && unpinned.length > 0) {
     log(
@@ -240,6 +248,23 @@ export async function init(
     `lcores ${config.lcores.join(',')} ready, main lcore ${config.mainLcore}, ${config.memoryMb} MiB`,
   );
   return { config, rest, unpinned, lcoreCode: s.lcoreCode };
+}
+
+/** The --initial-old-space-size this process was started with (node flags or NODE_OPTIONS), or 0. */
+export function startupInitialOldSpaceMb(
+  argv: readonly string[] = [
+    ...process.execArgv,
+    ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean),
+  ],
+): number {
+  let mb = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--initial[-_]old[-_]space[-_]size(?:=(\d+))?$/.exec(argv[i]);
+    if (m === null) continue;
+    const v = m[1] ?? argv[i + 1];
+    if (v !== undefined && /^\d+$/.test(v)) mb = Number(v);
+  }
+  return mb;
 }
 
 function fail(s: MainState, rec: LcoreRecord, err: LcoreError): void {

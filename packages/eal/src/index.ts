@@ -38,6 +38,7 @@ export {
   remoteLaunch,
   runApp,
   STARTUP_INTERRUPTED,
+  startupInitialOldSpaceMb,
   startupInterrupted,
   stop,
   waitLcore,
