@@ -42,6 +42,7 @@ import {
   startApp,
 } from './servers.js';
 import {
+  clientCpuList,
   clientRpsMask,
   PREFIX,
   SERVER_CPU,
@@ -327,7 +328,7 @@ function params(topo?: Topology): Record<string, unknown> {
       bypass:
         'main lcore 0 (supervises, sleeps) + 1 busy-polling worker lcore (lcore 1) running the app',
       kernel: '1 app JS thread (+ kernel softirq)',
-      client: 'wrk 1 thread, then client.mjs 1 thread (never at once)',
+      client: `wrk 1 thread, then client.mjs 1 thread (never at once), pinned to CPUs ${clientCpuList()} (taskset -c): every CPU but ${SERVER_CPU}`,
       busyThreads: 'bypass: 1 busy-polling lcore + 1 wrk thread = 2 on 2 CPUs while wrk runs',
     },
   };

@@ -3,7 +3,7 @@
 // download.
 import { join } from 'node:path';
 import { CLIENT, HERE, type RunningApp, runIn } from './servers.js';
-import type { Topology } from './topology.js';
+import { clientCpuList, type Topology } from './topology.js';
 
 export const POST_BYTES = 1 << 20;
 export const DOWNLOAD_BYTES = 10 * (1 << 20);
@@ -35,7 +35,13 @@ export async function wrkGet(
     join(HERE, 'report.lua'),
     `${app.base}/`,
   ];
-  const r = await runIn(topo, topo.client, 'wrk', args, (seconds + 15) * 1000);
+  const r = await runIn(
+    topo,
+    topo.client,
+    'taskset',
+    ['-c', clientCpuList(), 'wrk', ...args],
+    (seconds + 15) * 1000,
+  );
   const line = r.stdout.split('\n').find((l) => l.startsWith('WRK '));
   if (line === undefined) {
     const why = r.timedOut ? 'it did not finish' : `exit ${r.code}`;
@@ -105,7 +111,13 @@ export async function transfer(
     String(POST_BYTES),
     String(DOWNLOAD_BYTES),
   ];
-  const r = await runIn(topo, topo.client, process.execPath, args, 60_000);
+  const r = await runIn(
+    topo,
+    topo.client,
+    'taskset',
+    ['-c', clientCpuList(), process.execPath, ...args],
+    60_000,
+  );
   const last = r.stdout.trim().split('\n').pop() ?? '';
   if (!last.startsWith('{')) {
     const why = r.timedOut ? 'it did not finish in 60 s' : `exit ${r.code}`;

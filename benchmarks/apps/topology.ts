@@ -35,6 +35,21 @@ export function clientRpsMask(): string {
   return mask.toString(16);
 }
 
+/**
+ * The CPUs the client (wrk, client.mjs) runs on: every CPU but SERVER_CPU, in both setups, as
+ * `taskset -c` takes them. A client left to the scheduler lands on the busy-polling lcore's CPU
+ * now and then and takes time slices from it (the kernel's app, which sleeps when idle, hardly
+ * notices); pinned, the client is the other machine it stands for.
+ */
+export function clientCpuList(): string {
+  const cpus = availableParallelism();
+  const list: string[] = [];
+  if (SERVER_CPU > 0) list.push(SERVER_CPU === 1 ? '0' : `0-${SERVER_CPU - 1}`);
+  if (cpus - 1 > SERVER_CPU)
+    list.push(cpus - 1 === SERVER_CPU + 1 ? `${cpus - 1}` : `${SERVER_CPU + 1}-${cpus - 1}`);
+  return list.join(',');
+}
+
 /** Why the benchmark cannot run here, or undefined when it can. */
 export function unavailable(): string | undefined {
   if (process.platform !== 'linux')
@@ -43,6 +58,8 @@ export function unavailable(): string | undefined {
     return 'not root: network namespaces, veth pairs and tap devices need CAP_NET_ADMIN';
   if (spawnSync('ip', ['-V']).status !== 0) return 'iproute2 (ip) is not installed';
   if (spawnSync('wrk', ['-v']).error !== undefined) return 'wrk is not installed';
+  if (spawnSync('taskset', ['-V']).status !== 0) return 'taskset (util-linux) is not installed';
+  if (availableParallelism() < 2) return 'one CPU: the client needs one besides the server';
   if (spawnSync('openssl', ['version']).status !== 0) return 'openssl is not installed';
   return undefined;
 }
