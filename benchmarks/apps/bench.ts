@@ -46,6 +46,7 @@ import {
   clientRpsMask,
   PREFIX,
   SERVER_CPU,
+  serverRpsMask,
   TAP_CLIENT_IP,
   TAP_STACK_IP,
   Topology,
@@ -320,14 +321,14 @@ function params(topo?: Topology): Record<string, unknown> {
       'geometric mean over the apps of bypass small-GET req/s against the same mean on the kernel (ratio = geometric mean of the per-app req/s ratios); apps that failed on one side are left out and listed under failures',
     ratioOrientation:
       'bypass/kernel, higher is better for bypass: req/s and MB/s as they are, POST time inverted (kernel ms / bypass ms)',
-    kernel: `node APP in namespace ${topo?.server ?? 'bpas<pid>'}, ${VETH_SERVER_IP}/${PREFIX} on a veth pair whose other end (${VETH_CLIENT_IP}) is in the client namespace; kernel defaults (MTU 1500, veth offloads)`,
+    kernel: `taskset -c ${SERVER_CPU} node APP in namespace ${topo?.server ?? 'bpas<pid>'}, ${VETH_SERVER_IP}/${PREFIX} on a veth pair whose other end (${VETH_CLIENT_IP}) is in the client namespace; kernel defaults (MTU 1500, veth offloads)`,
     bypass: `bypass run --lcores ${BYPASS_LCORES} --vdev net_tap0,iface=bpat<pid>x<n> --ip ${TAP_STACK_IP}/${PREFIX} APP (node --import tsx apps/cli/src/main.ts run --code built ...: the lcores run the packages' dist/ on plain node; defaults otherwise: busy polling, 1 ms slice, wildcard both, MTU 1500, tap offload=tso) in the server namespace; its tap interface moved into the client namespace as ${TAP_CLIENT_IP}/${PREFIX}`,
-    client: `wrk and client.mjs in namespace ${topo?.client ?? 'bpac<pid>'}, the same for both sides; the client's interface (veth end or tap) steers its receive processing to CPUs ${clientRpsMask()} (hex mask: all but CPU ${SERVER_CPU}, the one bypass's worker lcore is pinned to) with RPS, so the client's kernel TCP work is not done inside the server's sends (as with a client on its own machine)`,
+    client: `wrk and client.mjs in namespace ${topo?.client ?? 'bpac<pid>'}, the same for both sides; each side's receive processing stays on its own CPUs, as on two machines (RPS): the client's interface (veth end or tap) steers it to CPUs ${clientRpsMask()} (hex mask: all but CPU ${SERVER_CPU}), the server's veth end to CPU mask ${serverRpsMask()}`,
     threads: {
       cpus: availableParallelism(),
       bypass:
         'main lcore 0 (supervises, sleeps) + 1 busy-polling worker lcore (lcore 1) running the app',
-      kernel: '1 app JS thread (+ kernel softirq)',
+      kernel: `1 app JS thread pinned to CPU ${SERVER_CPU} (taskset), its receive softirq steered there too`,
       client: `wrk 1 thread, then client.mjs 1 thread (never at once), pinned to CPUs ${clientCpuList()} (taskset -c): every CPU but ${SERVER_CPU}`,
       busyThreads: 'bypass: 1 busy-polling lcore + 1 wrk thread = 2 on 2 CPUs while wrk runs',
     },

@@ -11,7 +11,14 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PREFIX, TAP_CLIENT_IP, TAP_STACK_IP, type Topology, VETH_SERVER_IP } from './topology.js';
+import {
+  PREFIX,
+  SERVER_CPU,
+  TAP_CLIENT_IP,
+  TAP_STACK_IP,
+  type Topology,
+  VETH_SERVER_IP,
+} from './topology.js';
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(HERE, '..', '..');
@@ -197,7 +204,12 @@ export async function startApp(
   let addr: string;
   let tap: string | undefined;
   if (side === 'kernel') {
-    child = topo.spawn(topo.server, process.execPath, [file], { cwd: HERE, env });
+    // The kernel's app gets the server's CPU, as bypass's worker lcore does (taskset execs node:
+    // the child is the app).
+    child = topo.spawn(topo.server, 'taskset', ['-c', String(SERVER_CPU), process.execPath, file], {
+      cwd: HERE,
+      env,
+    });
     addr = VETH_SERVER_IP;
   } else {
     tap = topo.nextTapName();

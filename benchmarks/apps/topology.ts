@@ -22,17 +22,23 @@ export const PREFIX = 24;
 export const SERVER_CPU = 1;
 
 /**
- * The client namespace's interfaces steer their receive processing (RPS) to every CPU but
- * SERVER_CPU, in both setups. Without it, the kernel runs the client's whole TCP receive path for
- * a frame inside the server's send: in write(2) on the tap, in the veth's transmit for the
- * kernel's app. A client on its own machine costs the server nothing of the kind. Measured here
- * (2026-12-06): bypass's node:http GET 68 k -> 84 k req/s, the kernel's 57 k -> 54 k (its app
- * thread is not pinned, and the softirq work lands wherever it runs).
+ * Each side's receive processing stays on its own CPUs, as on two machines (RPS on both ends,
+ * in both setups): the client namespace's interfaces (the veth end, the tap) steer theirs to
+ * every CPU but SERVER_CPU, the server's veth end to SERVER_CPU. Without it the kernel runs one
+ * side's TCP receive path inside the other side's send (in write(2) on the tap, in the veth's
+ * transmit): the server would pay for its client's receives, and the kernel's app would get its
+ * own receives done on the client's CPU for free. Measured here (2026-12-06), client side
+ * only: bypass's node:http GET 68 k -> 84 k req/s, the kernel's 57 k -> 54 k.
  */
 export function clientRpsMask(): string {
   const cpus = availableParallelism();
   const mask = (cpus >= 31 ? 0x7fffffff : (1 << cpus) - 1) & ~(1 << SERVER_CPU);
   return mask.toString(16);
+}
+
+/** The server's receive queues' RPS mask: SERVER_CPU only (see clientRpsMask). */
+export function serverRpsMask(): string {
+  return (1 << SERVER_CPU).toString(16);
 }
 
 /**
@@ -134,7 +140,8 @@ export class Topology {
         this.server,
       ]);
       this.configure(this.client, this.vethClient, `${VETH_CLIENT_IP}/${PREFIX}`);
-      this.steer(this.client, this.vethClient);
+      this.steer(this.client, this.vethClient, clientRpsMask());
+      this.steer(this.server, this.vethServer, serverRpsMask());
       this.configure(this.server, this.vethServer, `${VETH_SERVER_IP}/${PREFIX}`);
     } catch (e) {
       this.remove();
@@ -158,13 +165,12 @@ export class Topology {
     }
     sh('ip', ['-n', this.server, 'link', 'set', ifname, 'netns', this.client]);
     this.configure(this.client, ifname, `${TAP_CLIENT_IP}/${PREFIX}`);
-    this.steer(this.client, ifname);
+    this.steer(this.client, ifname, clientRpsMask());
   }
 
-  /** Sets `ifname`'s receive queues in `ns` to clientRpsMask() (sysfs as `ip netns exec` mounts
-   * it for the namespace). Throws when the kernel has no RPS (the figures would not compare). */
-  private steer(ns: string, ifname: string): void {
-    const mask = clientRpsMask();
+  /** Sets `ifname`'s receive queues in `ns` to RPS `mask` (sysfs as `ip netns exec` mounts it for
+   * the namespace). Throws when the kernel has no RPS (the figures would not compare). */
+  private steer(ns: string, ifname: string, mask: string): void {
     const dir = `/sys/class/net/${ifname}/queues`;
     const script = `for q in ${dir}/rx-*; do echo ${mask} > $q/rps_cpus || exit 1; done; cat ${dir}/rx-0/rps_cpus`;
     const got = sh('ip', ['netns', 'exec', ns, 'sh', '-c', script]).trim();
