@@ -94,14 +94,18 @@ describe('Barrier', () => {
 
 describe('Semaphore', () => {
   it('a semaphore of 3 never admits a 4th (6 threads contending)', async () => {
-    const sab = new SharedArrayBuffer(64);
+    const sab = new SharedArrayBuffer(128);
     const shared = new SharedArrayBuffer(8);
     const sem = Semaphore.create(sab, 0, 3);
+    // All six start contending together: a worker that started late (a loaded machine) would
+    // otherwise find the others done, and 3 holders at once would never be seen.
+    const start = Barrier.create(sab, 64, 6);
     await runAll(6, (index) => ({
       scenario: 'semaphoreAdmission',
       index,
       iterations: 100,
       semaphore: sem.descriptor,
+      barrier: start.descriptor,
       shared,
     }));
     const s = new Int32Array(shared);
