@@ -1,5 +1,5 @@
 // pnpm bench checksum: GB/s of the RFC 1071 sum as the stack runs it (sum16View over a pool's
-// bytes, packages/tcp/src/wire/checksum.ts) against TypedArray.set of the same bytes (a memory
+// bytes, packages/net/src/wire/checksum.ts) against TypedArray.set of the same bytes (a memory
 // copy: what "memory speed" means in JS). The bytes are the L4 payloads of the mbufs of a real
 // PktmbufPool, at the offset the stack sums (mtod + 34: Ethernet and IPv4 headers before), in
 // 1460-byte segments, 9000-byte jumbo frames and 64 KiB GSO frames, plus an odd offset and odd
@@ -29,7 +29,7 @@ import {
   sum16View,
   sum16ViewJs,
   wasmChecksumSupported,
-} from '@bypass/tcp';
+} from '@bypass/net';
 
 const quickMode = process.argv.includes('--quick');
 const durationMs = (quick: boolean) => (quick ? 40 : 250);

@@ -2,7 +2,9 @@
 // client lcore to the server lcore. The client writes `bytes` as fast as the window lets it;
 // the server counts them. Progress goes through a memzone the main thread reads.
 import { memzoneLookup, now, pktmbufPoolLookup, runPollLoop } from '@bypass/eal';
-import { parseIpv4, parseMac, Stack, StackPort, type TcpSocket } from '@bypass/tcp';
+import { parseIpv4, parseMac } from '@bypass/net';
+import { StackPort } from '@bypass/pmd';
+import { Stack, type TcpSocket } from '@bypass/tcp';
 import { patternBuffer } from './common.js';
 
 export interface BulkLcoreArg {

@@ -53,7 +53,6 @@
  *   }
  */
 import { createHash } from 'node:crypto';
-import { LINKTYPE_ETHERNET, linktypeName, PcapFormatError, PcapReader } from '@bypass/pmd';
 import {
   arpParse,
   ETH_HEADER_LEN,
@@ -69,7 +68,6 @@ import {
   IP_PROTO_ICMP,
   IP_PROTO_TCP,
   IP_PROTO_UDP,
-  Ipv4Reassembler,
   icmpVerifyChecksum,
   ipv4Check,
   ipv4Dst,
@@ -92,7 +90,9 @@ import {
   udpChecksum,
   udpVerifyChecksum,
   verifyTcpIpv4,
-} from '@bypass/tcp';
+} from '@bypass/net';
+import { LINKTYPE_ETHERNET, linktypeName, PcapFormatError, PcapReader } from '@bypass/pmd';
+import { Ipv4Reassembler } from '@bypass/tcp';
 
 export interface Verdicts {
   good: number;

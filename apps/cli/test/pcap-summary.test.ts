@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PcapWriter } from '@bypass/pmd';
 import {
   ETHERTYPE_IPV4,
   emitTcp,
@@ -16,7 +15,8 @@ import {
   ipv4Emit,
   parseIpv4,
   udpEmit,
-} from '@bypass/tcp';
+} from '@bypass/net';
+import { PcapWriter } from '@bypass/pmd';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatSummary, PcapSummaryInputError, summarizePcap } from '../src/pcap-summary.js';
 

@@ -1,6 +1,6 @@
 // Frame building for pktgen: one header template per flow, made once; per packet only the
 // payload stamp (magic, sequence, tx time) and, for TCP, the sequence number and checksum change.
-import { checksumOf, sum16 } from '@bypass/tcp';
+import { checksumOf, sum16 } from '@bypass/net';
 
 export const ETH_HLEN = 14;
 export const IPV4_HLEN = 20;

@@ -2,8 +2,8 @@
 // on an lcore, or both in one loop (`bothMain`) when there is a single worker lcore.
 import { lcoreStats, memzoneLookup, nowNs, pktmbufPoolLookup, runPollLoop } from '@bypass/eal';
 import type { PktmbufPool } from '@bypass/mempool';
+import { fillTcpChecksumIpv4 } from '@bypass/net';
 import { rxBurst, txBurst } from '@bypass/pmd';
-import { fillTcpChecksumIpv4 } from '@bypass/tcp';
 import {
   buildTemplates,
   ETH_HLEN,

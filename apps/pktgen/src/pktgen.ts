@@ -12,6 +12,7 @@ import {
   remoteLaunch,
   stop,
 } from '@bypass/eal';
+import { parseIpv4 } from '@bypass/net';
 import {
   ethDevConfigure,
   ethDevCount,
@@ -21,7 +22,6 @@ import {
   ethRxQueueSetup,
   ethTxQueueSetup,
 } from '@bypass/pmd';
-import { parseIpv4 } from '@bypass/tcp';
 import { type FlowSpec, minFrameSize, type Proto } from './frames.js';
 import { type RxConf, STAT_WORDS, Stat, type TxConf } from './lcore.js';
 

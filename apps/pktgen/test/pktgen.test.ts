@@ -1,5 +1,5 @@
 import { cleanup, init, pktmbufPoolLookup } from '@bypass/eal';
-import { fillTcpChecksumIpv4, parseIpv4, sum16, verifyTcpIpv4 } from '@bypass/tcp';
+import { fillTcpChecksumIpv4, parseIpv4, sum16, verifyTcpIpv4 } from '@bypass/net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTemplates, type FlowSpec, flowTuple } from '../src/frames.js';
 import { flowSpecOf, PktgenOptionError, parsePktgenArgs, runPktgen } from '../src/pktgen.js';

@@ -5,6 +5,15 @@
  * them (found by name), runPollLoop() (busy or adaptive polling, sliced so Node's event loop
  * still runs), timers, the clock, per-lcore counters and latency histograms.
  */
+
+export {
+  type TimerCallback,
+  TimerError,
+  type TimerMode,
+  TimerTableFullError,
+  TimerWheel,
+  type TimerWheelOptions,
+} from '@bypass/timer';
 export {
   type EalConfig,
   type EalOptions,
@@ -93,11 +102,3 @@ export {
 } from './signals.js';
 export { type SlowPathClient, type SlowPathReply, slowPath } from './slowpath.js';
 export { LcoreStats, lcoreStats, mergeHistograms, newLatencyHistogram } from './stats.js';
-export {
-  type TimerCallback,
-  TimerError,
-  type TimerMode,
-  TimerTableFullError,
-  TimerWheel,
-  type TimerWheelOptions,
-} from './timer.js';

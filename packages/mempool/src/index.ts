@@ -1,6 +1,7 @@
 /**
  * @bypass/mempool: fixed-size object pools with per-lcore caches (mempool.ts), and packet
- * buffers on them (mbuf.ts), after DPDK's rte_mempool and rte_mbuf.
+ * buffers on them (mbuf.ts), after DPDK's rte_mempool and rte_mbuf, with the offload flags of
+ * an mbuf's olFlags field (mbuf-flags.ts, rte_mbuf's ol_flags).
  */
 
 export {
@@ -17,6 +18,7 @@ export {
   type PktmbufPoolDescriptor,
   type PktmbufPoolOptions,
 } from './mbuf.js';
+export { MbufOlFlag } from './mbuf-flags.js';
 export {
   type AttachOptions,
   HANDLE_INDEX_MASK,

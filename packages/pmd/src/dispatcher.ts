@@ -1,10 +1,8 @@
-import { mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
+import { MbufOlFlag, mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
+import { Reta, RSS_DEFAULT_KEY, Toeplitz } from '@bypass/net';
 import type { Ring } from '@bypass/ring';
 import { rxBurst } from './ethdev.js';
-import { MbufOlFlag } from './mbuf-flags.js';
 import { RssHf, rssHashFrame } from './rss/flow.js';
-import { Reta } from './rss/reta.js';
-import { RSS_DEFAULT_KEY, Toeplitz } from './rss/toeplitz.js';
 
 /**
  * Software RSS for single-queue devices (a single-queue tap, a pcap file): one lcore runs the

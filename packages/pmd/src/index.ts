@@ -18,6 +18,7 @@ registerDriver('net_pcap', pcapDriver);
 registerDriver('net_fault', faultDriver);
 registerDriver('net_tap', tapDriver);
 
+export { MbufOlFlag } from '@bypass/mempool';
 export { type DispatcherOptions, RssDispatcher } from './dispatcher.js';
 export {
   type DriverFactory,
@@ -66,7 +67,7 @@ export {
   rxBurst,
   txBurst,
 } from './ethdev.js';
-export { MbufOlFlag } from './mbuf-flags.js';
 export * from './pcap/index.js';
 export { MAX_PORTS, MAX_QUEUES, RETA_MAX } from './port-table.js';
 export * from './rss/index.js';
+export { type BurstStack, StackPort } from './stack-port.js';

@@ -1,6 +1,7 @@
 // net_ring with RSS "in hardware": the sender hashes with the receiver's key and RETA.
 import { cleanup, init, pktmbufPoolCreate } from '@bypass/eal';
 import type { PktmbufPool } from '@bypass/mempool';
+import { RSS_DEFAULT_KEY, toeplitzHash } from '@bypass/net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ethDevConfigure,
@@ -16,7 +17,6 @@ import {
   udpTemplate,
 } from '../src/index.js';
 import { RssHf } from '../src/rss/flow.js';
-import { RSS_DEFAULT_KEY, toeplitzHash } from '../src/rss/toeplitz.js';
 
 let pool: PktmbufPool;
 

@@ -1,5 +1,5 @@
+import { ipv4ToString } from '@bypass/net';
 import {
-  ipv4ToString,
   type TcpErrorCode,
   type TcpOptions,
   type TcpSocket,

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { Duplex } from 'node:stream';
 import { requestYield } from '@bypass/eal';
-import { ipv4ToString } from '@bypass/tcp';
+import { ipv4ToString } from '@bypass/net';
 import {
   type CallbackListener,
   type CallbackSocket,

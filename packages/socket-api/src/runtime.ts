@@ -8,23 +8,15 @@ import {
 } from '@bypass/eal';
 import type { PktmbufPool } from '@bypass/mempool';
 import {
-  ethDevByName,
-  ethDevInfo,
-  ethMacAddr,
-  ethRssRetaQuery,
-  Reta,
-  RSS_DEFAULT_KEY,
-  Toeplitz,
-} from '@bypass/pmd';
-import {
   parseIpv4,
   parseMac,
+  Reta,
+  RSS_DEFAULT_KEY,
   registerChecksumMemory,
-  Stack,
-  type StackOptions,
-  StackPort,
-  type TcpOptions,
-} from '@bypass/tcp';
+  Toeplitz,
+} from '@bypass/net';
+import { ethDevByName, ethDevInfo, ethMacAddr, ethRssRetaQuery, StackPort } from '@bypass/pmd';
+import { Stack, type StackOptions, type TcpOptions } from '@bypass/tcp';
 
 /**
  * One lcore's network: a Stack bound to one queue of a port, and the poll loop that drives it.
@@ -66,7 +58,7 @@ let current: NetRuntime | undefined;
 
 export class NetRuntime {
   readonly stack: Stack;
-  readonly stackPort: StackPort;
+  readonly stackPort: StackPort<Stack>;
   readonly port: number;
   readonly queue: number;
   #running = false;

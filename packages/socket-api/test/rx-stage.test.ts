@@ -1,6 +1,6 @@
 // The node:net-compatible Socket's batching: received bytes gathered per poll (RxStage) and
 // corked writes joined (writev), checked on the stage itself and on two stacks in one thread.
-import { checksumInPlace } from '@bypass/tcp';
+import { checksumInPlace } from '@bypass/net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, netConnect, type Socket } from '../src/index.js';
 import { RxStage, RxStaged } from '../src/rx-stage.js';

@@ -2,55 +2,57 @@
 // (takeTxBytes). Frames are built and parsed with the wire layer's Repr helpers; every test
 // closes its stack and checks that the pool has every mbuf back.
 import type { PktmbufPool } from '@bypass/mempool';
-import { Reta, Toeplitz } from '@bypass/pmd';
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { makePool } from '../test/sim.js';
-import { IfaceOptionError } from './iface/arp-cache.js';
-import { type TcpSocket, TcpSocketError } from './socket/tcp.js';
-import { Stack, type StackOptions } from './stack.js';
-import { ARP_OP_REPLY, ARP_OP_REQUEST, type ArpRepr, arpEmit, arpParse } from './wire/arp.js';
 import {
+  ARP_OP_REPLY,
+  ARP_OP_REQUEST,
+  type ArpRepr,
+  arpEmit,
+  arpParse,
   ETHERTYPE_ARP,
   ETHERTYPE_IPV4,
   ETHERTYPE_IPV6,
   type EthernetRepr,
+  emitTcp,
   ethernetEmit,
   ethernetParse,
-  MAC_BROADCAST,
-} from './wire/ethernet.js';
-import {
-  ICMP_UNREACH_PORT,
-  ICMP_UNREACH_PROTOCOL,
-  type IcmpRepr,
-  icmpEmit,
-  icmpLengthOf,
-  icmpParse,
-} from './wire/icmp.js';
-import {
-  IP_PROTO_ICMP,
-  IP_PROTO_TCP,
-  IP_PROTO_UDP,
-  type Ipv4Repr,
-  ipv4Emit,
-  ipv4FillChecksum,
-  ipv4Parse,
-  parseIpv4,
-} from './wire/ipv4.js';
-import {
-  emitTcp,
   FLG_ACK,
   FLG_FIN,
   FLG_PSH,
   FLG_RST,
   FLG_SYN,
   fillTcpChecksumIpv4,
+  ICMP_UNREACH_PORT,
+  ICMP_UNREACH_PROTOCOL,
+  type IcmpRepr,
+  IP_PROTO_ICMP,
+  IP_PROTO_TCP,
+  IP_PROTO_UDP,
+  type Ipv4Repr,
+  icmpEmit,
+  icmpLengthOf,
+  icmpParse,
+  ipv4Emit,
+  ipv4FillChecksum,
+  ipv4Parse,
+  MAC_BROADCAST,
+  parseIpv4,
   parseTcp,
+  Reta,
   type TcpRepr,
+  Toeplitz,
   tcpReprHeaderLength,
+  type UdpRepr,
+  udpEmit,
+  udpParse,
+  udpVerifyChecksum,
   verifyTcpIpv4,
-} from './wire/tcp.js';
-import { type UdpRepr, udpEmit, udpParse, udpVerifyChecksum } from './wire/udp.js';
+} from '@bypass/net';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { makePool } from '../test/sim.js';
+import { IfaceOptionError } from './iface/arp-cache.js';
+import { type TcpSocket, TcpSocketError } from './socket/tcp.js';
+import { Stack, type StackOptions } from './stack.js';
 
 const OUR_MAC = 0x02_00_00_00_00_01;
 const OUR_IP = parseIpv4('10.0.0.1');

@@ -1,7 +1,71 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { TimerWheel } from '@bypass/eal';
-import { mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
-import { MbufOlFlag, type Reta, type Toeplitz } from '@bypass/pmd';
+import { MbufOlFlag, mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
+import type { Reta, Toeplitz } from '@bypass/net';
+import {
+  ARP_HTYPE_ETHERNET,
+  ARP_LEN,
+  ARP_OP_REPLY,
+  ARP_OP_REQUEST,
+  arpCheck,
+  arpHtype,
+  arpOper,
+  arpPtype,
+  arpSha,
+  arpSpa,
+  arpTpa,
+  checksumOf,
+  ETH_HEADER_LEN,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ethRawType,
+  FLG_ACK,
+  FLG_RST,
+  FLG_SYN,
+  get16,
+  get32,
+  getMac,
+  ICMP_HEADER_LEN,
+  ICMP_TYPE_DEST_UNREACHABLE,
+  ICMP_TYPE_ECHO_REQUEST,
+  ICMP_TYPE_TIME_EXCEEDED,
+  ICMP_UNREACH_PORT,
+  ICMP_UNREACH_PROTOCOL,
+  IP_PROTO_ICMP,
+  IP_PROTO_TCP,
+  IP_PROTO_UDP,
+  IPV4_FLAG_DF,
+  IPV4_FLAG_MF,
+  icmpEchoRequestToReply,
+  icmpVerifyChecksum,
+  ipv4Check,
+  ipv4Dst,
+  ipv4FragOffset,
+  ipv4HeaderLen,
+  ipv4IsFragment,
+  ipv4Protocol,
+  ipv4PseudoSum,
+  ipv4Src,
+  ipv4ToString,
+  ipv4TotalLength,
+  MAC_BROADCAST,
+  macIsMulticast,
+  parseIpv4,
+  parseMac,
+  seqAdd,
+  seqGt,
+  set16,
+  set32,
+  setMac,
+  sum16,
+  sum16View,
+  TCP_HEADER_LEN,
+  tcpCheckHeader,
+  UDP_HEADER_LEN,
+  udpCheck,
+  udpDstPort,
+  udpSrcPort,
+} from '@bypass/net';
+import { TimerWheel } from '@bypass/timer';
 import {
   ARP_CACHE_DEFAULTS,
   ArpCache,
@@ -25,69 +89,6 @@ import {
   type TcpStats,
 } from './socket/tcp.js';
 import { type UdpHandlers, UdpSocket } from './socket/udp.js';
-import {
-  ARP_HTYPE_ETHERNET,
-  ARP_LEN,
-  ARP_OP_REPLY,
-  ARP_OP_REQUEST,
-  arpCheck,
-  arpHtype,
-  arpOper,
-  arpPtype,
-  arpSha,
-  arpSpa,
-  arpTpa,
-} from './wire/arp.js';
-import { get16, get32, set16, set32 } from './wire/bytes.js';
-import { checksumOf, ipv4PseudoSum, sum16, sum16View } from './wire/checksum.js';
-import {
-  ETH_HEADER_LEN,
-  ETHERTYPE_ARP,
-  ETHERTYPE_IPV4,
-  ethRawType,
-  getMac,
-  MAC_BROADCAST,
-  macIsMulticast,
-  parseMac,
-  setMac,
-} from './wire/ethernet.js';
-import {
-  ICMP_HEADER_LEN,
-  ICMP_TYPE_DEST_UNREACHABLE,
-  ICMP_TYPE_ECHO_REQUEST,
-  ICMP_TYPE_TIME_EXCEEDED,
-  ICMP_UNREACH_PORT,
-  ICMP_UNREACH_PROTOCOL,
-  icmpEchoRequestToReply,
-  icmpVerifyChecksum,
-} from './wire/icmp.js';
-import {
-  IP_PROTO_ICMP,
-  IP_PROTO_TCP,
-  IP_PROTO_UDP,
-  IPV4_FLAG_DF,
-  IPV4_FLAG_MF,
-  ipv4Check,
-  ipv4Dst,
-  ipv4FragOffset,
-  ipv4HeaderLen,
-  ipv4IsFragment,
-  ipv4Protocol,
-  ipv4Src,
-  ipv4ToString,
-  ipv4TotalLength,
-  parseIpv4,
-} from './wire/ipv4.js';
-import {
-  FLG_ACK,
-  FLG_RST,
-  FLG_SYN,
-  seqAdd,
-  seqGt,
-  TCP_HEADER_LEN,
-  tcpCheckHeader,
-} from './wire/tcp.js';
-import { UDP_HEADER_LEN, udpCheck, udpDstPort, udpSrcPort } from './wire/udp.js';
 
 /**
  * One lcore's network stack (the interface of smoltcp's iface/ with its sockets): Ethernet, ARP,

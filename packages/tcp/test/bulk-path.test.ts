@@ -3,10 +3,9 @@
 // buffer), and that a burst's mbufs all go back to their pools. Two stacks in one thread; frames
 // move by hand in bursts, as StackPort.poll moves them (inputBurst, then poll).
 import { PktmbufPool } from '@bypass/mempool';
+import { get32, parseTcp } from '@bypass/net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Stack, type StackOptions, type TcpSocket, TcpState } from '../src/index.js';
-import { get32 } from '../src/wire/bytes.js';
-import { parseTcp } from '../src/wire/tcp.js';
 import { MAC_A, MAC_B, makePool } from './sim.js';
 
 const MSS_TS = 1448; // MTU 1500 - 40 - the 12-byte timestamps option

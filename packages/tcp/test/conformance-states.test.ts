@@ -6,8 +6,9 @@
 // Numbers are relative as in packetdrill: `<` seq and `>` ack count from the peer's ISN, `>` seq
 // and `<` ack from ours (learned from our SYN or SYN-ACK; absolute before we sent one).
 // Where Linux and the RFC leave a choice, the scripts expect what Linux does, and say so.
+
+import { FLG_ACK, FLG_SYN } from '@bypass/net';
 import { describe, it } from 'vitest';
-import { FLG_ACK, FLG_SYN } from '../src/index.js';
 import {
   type Conformance,
   LOCAL_IP,

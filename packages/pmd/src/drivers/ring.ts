@@ -1,9 +1,9 @@
 import { memzoneLookup, ringCreate } from '@bypass/eal';
-import { mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
+import { MbufOlFlag, mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
+import { RSS_DEFAULT_KEY, Toeplitz } from '@bypass/net';
 import { Ring } from '@bypass/ring';
 import type { DriverFactory, EthDriver, PortContext } from '../driver.js';
 import { EthDevError } from '../errors.js';
-import { MbufOlFlag } from '../mbuf-flags.js';
 import {
   type PortConf,
   PortState,
@@ -15,7 +15,6 @@ import {
   W,
 } from '../port-table.js';
 import { rssHashFrame } from '../rss/flow.js';
-import { RSS_DEFAULT_KEY, Toeplitz } from '../rss/toeplitz.js';
 import { checkArgNames } from './args.js';
 
 /**

@@ -6,10 +6,9 @@ import {
   type NativeAddon,
   nativeUnavailableReason,
 } from '@bypass/eal';
-import { mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
+import { MbufOlFlag, mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
 import type { DriverFactory, EthDriver, PortContext } from '../driver.js';
 import { EthDevError } from '../errors.js';
-import { MbufOlFlag } from '../mbuf-flags.js';
 import { RxStat, rxStatBase } from '../port-table.js';
 import { checkArgNames, flagArg } from './args.js';
 

@@ -1,8 +1,14 @@
+import {
+  RSS_SYMMETRIC_KEY,
+  RSS_VERIFICATION_IPV4,
+  RSS_VERIFICATION_IPV6,
+  type RssVector,
+  Toeplitz,
+  toeplitzHash,
+} from '@bypass/net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RSS_HF_SUPPORTED, RSS_NOT_HASHED, RssHf, rssHashFrame } from './flow.js';
-import { RSS_SYMMETRIC_KEY, Toeplitz, toeplitzHash } from './toeplitz.js';
-import { RSS_VERIFICATION_IPV4, RSS_VERIFICATION_IPV6, type RssVector } from './vectors.js';
 
 const TCP = 6;
 const UDP = 17;

@@ -1,5 +1,3 @@
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
 import {
   IP_PROTO_UDP,
   type Ipv4Repr,
@@ -14,7 +12,9 @@ import {
   ipv4VerifyChecksum,
   setIpv4Fragment,
   setIpv4TotalLength,
-} from '../wire/ipv4.js';
+} from '@bypass/net';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 import {
   Ipv4Reassembler,
   type Ipv4ReassemblyExpired,

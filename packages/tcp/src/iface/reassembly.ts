@@ -37,7 +37,7 @@ import {
   ipv4Src,
   ipv4TotalLength,
   setIpv4TotalLength,
-} from '../wire/ipv4.js';
+} from '@bypass/net';
 
 /** Thrown by the Ipv4Reassembler constructor for a bad option; the message names it. */
 export class ReassemblyOptionError extends Error {

@@ -1,5 +1,5 @@
+import { parseIpv4 } from '@bypass/net';
 import { describe, expect, it } from 'vitest';
-import { parseIpv4 } from '../wire/ipv4.js';
 import { IfaceOptionError } from './arp-cache.js';
 import { parseCidr, RouteTable } from './routes.js';
 

@@ -1,4 +1,4 @@
-import { ipv4ToString, parseIpv4 } from '../wire/ipv4.js';
+import { ipv4ToString, parseIpv4 } from '@bypass/net';
 import { IfaceOptionError } from './arp-cache.js';
 
 /** A route: destinations `dest/prefixLen` go to `gateway` (0: directly connected). */

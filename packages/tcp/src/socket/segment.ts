@@ -1,6 +1,7 @@
-import { get16, get32 } from '../wire/bytes.js';
 import {
   FLG_SYN,
+  get16,
+  get32,
   OPT_MSS,
   OPT_NOP,
   OPT_SACK_PERMITTED,
@@ -11,7 +12,7 @@ import {
   tcpNextOption,
   tcpOptionWellFormed,
   WINDOW_SCALE_MAX,
-} from '../wire/tcp.js';
+} from '@bypass/net';
 
 /**
  * An incoming TCP segment's fields, parsed once by the stack into one reused object per stack

@@ -1,14 +1,10 @@
-import type { TimerWheel } from '@bypass/eal';
-import { Assembler } from '../storage/assembler.js';
-import { ByteRing } from '../storage/byte-ring.js';
-import { set16, set32 } from '../wire/bytes.js';
-import { IP_PROTO_TCP } from '../wire/ipv4.js';
 import {
   FLG_ACK,
   FLG_FIN,
   FLG_PSH,
   FLG_RST,
   FLG_SYN,
+  IP_PROTO_TCP,
   OPT_MSS,
   OPT_NOP,
   OPT_TIMESTAMP,
@@ -19,8 +15,13 @@ import {
   seqLe,
   seqLt,
   seqSub,
+  set16,
+  set32,
   TCP_HEADER_LEN,
-} from '../wire/tcp.js';
+} from '@bypass/net';
+import type { TimerWheel } from '@bypass/timer';
+import { Assembler } from '../storage/assembler.js';
+import { ByteRing } from '../storage/byte-ring.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { Segment } from './segment.js';
 

@@ -1,4 +1,4 @@
-import { parseIpv4 } from '../wire/ipv4.js';
+import { parseIpv4 } from '@bypass/net';
 
 /** What a UDP socket tells its application. */
 export interface UdpHandlers {

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { ARP_OP_REQUEST, arpEmit } from '../../src/wire/arp.js';
-import { ETHERTYPE_ARP, ethernetEmit, MAC_BROADCAST } from '../../src/wire/ethernet.js';
-import { ipv4VerifyChecksum } from '../../src/wire/ipv4.js';
 import {
+  ARP_OP_REQUEST,
+  arpEmit,
+  ETHERTYPE_ARP,
+  ethernetEmit,
   FLG_ACK,
   FLG_CWR,
   FLG_ECE,
@@ -11,9 +11,12 @@ import {
   FLG_RST,
   FLG_SYN,
   FLG_URG,
+  ipv4VerifyChecksum,
+  MAC_BROADCAST,
   parseTcp,
   verifyTcpIpv4,
-} from '../../src/wire/tcp.js';
+} from '@bypass/net';
+import { describe, expect, it } from 'vitest';
 import {
   buildTcpFrame,
   DEFAULT_REMOTE_ISN,

@@ -24,9 +24,11 @@
  * answering a stray ACK needs). ScriptConfig.absoluteSeq makes every number absolute.
  */
 
-import { ARP_OP_REPLY, ARP_OP_REQUEST, arpParse } from '../../src/wire/arp.js';
-import { checkInt, WireError } from '../../src/wire/checksum.js';
 import {
+  ARP_OP_REPLY,
+  ARP_OP_REQUEST,
+  arpParse,
+  checkInt,
   ETH_HEADER_LEN,
   ETH_MIN_FRAME_LEN,
   ETHERTYPE_ARP,
@@ -36,10 +38,15 @@ import {
   ethHeaderLen,
   ethSrc,
   ethType,
-  MAC_BROADCAST,
-  macToString,
-} from '../../src/wire/ethernet.js';
-import {
+  FLG_ACK,
+  FLG_CWR,
+  FLG_ECE,
+  FLG_FIN,
+  FLG_PSH,
+  FLG_RST,
+  FLG_SYN,
+  FLG_URG,
+  fillTcpChecksumIpv4,
   IP_PROTO_TCP,
   IPV4_MIN_HEADER_LEN,
   ipv4Check,
@@ -53,17 +60,8 @@ import {
   ipv4ToString,
   ipv4TotalLength,
   ipv4VerifyChecksum,
-} from '../../src/wire/ipv4.js';
-import {
-  FLG_ACK,
-  FLG_CWR,
-  FLG_ECE,
-  FLG_FIN,
-  FLG_PSH,
-  FLG_RST,
-  FLG_SYN,
-  FLG_URG,
-  fillTcpChecksumIpv4,
+  MAC_BROADCAST,
+  macToString,
   OPT_EOL,
   OPT_MSS,
   OPT_NOP,
@@ -100,7 +98,8 @@ import {
   tcpUrgentPointer,
   tcpWindow,
   verifyTcpIpv4,
-} from '../../src/wire/tcp.js';
+  WireError,
+} from '@bypass/net';
 
 // ---------------------------------------------------------------------------------------------
 // The target and the configuration.

@@ -1,7 +1,7 @@
 import { OptionError } from '@bypass/atomics-sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TimerError, type TimerMode, TimerTableFullError, TimerWheel } from './timer.js';
+import { TimerError, type TimerMode, TimerTableFullError, TimerWheel } from './timer-wheel.js';
 
 /** A wheel whose callbacks all log `[timer, now]` into `fired`. */
 function logged(options: ConstructorParameters<typeof TimerWheel>[0] = {}) {

@@ -18,15 +18,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { now } from '@bypass/eal';
+import { type TcpSocket, TcpState } from '@bypass/tcp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type TcpSocket, TcpState } from '../src/index.js';
 import {
   type Capture,
   interopUnavailable,
   type TapRig as Rig,
   type RigOptions,
   TapRig,
-} from './tap-rig.js';
+} from './tcp-tap-rig.js';
 
 const reason = interopUnavailable();
 if (reason) console.log(`tap-interop.test.ts: skipping the Linux interop tests: ${reason}`);

@@ -26,11 +26,12 @@ import {
   ethRxQueueSetup,
   ethStats,
   ethTxQueueSetup,
+  StackPort,
   txBurst,
 } from '@bypass/pmd';
+import { Stack, type TcpSocket, TcpState } from '@bypass/tcp';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Stack, StackPort, type TcpSocket, TcpState } from '../src/index.js';
-import { Sim } from './sim.js';
+import { Sim } from '../../tcp/test/sim.js';
 
 /** Bytes sent each way. */
 const SIZE = 100 * 2 ** 20;

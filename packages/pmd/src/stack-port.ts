@@ -1,8 +1,23 @@
-import { rxBurst, txBurst } from '@bypass/pmd';
-import type { Stack } from './stack.js';
+import { rxBurst, txBurst } from './ethdev.js';
 
 /**
- * Binds a Stack to one rx/tx queue pair of an ethdev port: the body of a lcore's run-to-
+ * What StackPort drives: a sans-IO packet processor that takes received mbufs in bursts and
+ * queues mbufs to send (@bypass/tcp's Stack is one; the driver layer does not depend on it).
+ */
+export interface BurstStack {
+  /** Takes `n` received mbuf handles from `rx` at time `now` (ms); it owns them from here. */
+  inputBurst(rx: Uint32Array, n: number, now: number): void;
+  /** Timers and deferred work at `now`. */
+  poll(now: number): void;
+  /** mbufs queued to send, the first `txCount` of them. */
+  readonly txQueue: Uint32Array;
+  readonly txCount: number;
+  /** The port took the first `n` of txQueue. */
+  txDone(n: number): void;
+}
+
+/**
+ * Binds a stack to one rx/tx queue pair of an ethdev port: the body of a lcore's run-to-
  * completion loop (rx burst, every frame through the stack, timers, tx burst).
  *
  * ```ts
@@ -10,8 +25,8 @@ import type { Stack } from './stack.js';
  * while (running) sp.poll(now());
  * ```
  */
-export class StackPort {
-  readonly stack: Stack;
+export class StackPort<S extends BurstStack = BurstStack> {
+  readonly stack: S;
   readonly port: number;
   readonly queue: number;
   readonly burst: number;
@@ -22,7 +37,7 @@ export class StackPort {
   /** tx bursts where the port took fewer frames than offered (the rest stay queued in the stack). */
   txShort = 0;
 
-  constructor(stack: Stack, port: number, queue = 0, burst = 32) {
+  constructor(stack: S, port: number, queue = 0, burst = 32) {
     this.stack = stack;
     this.port = port;
     this.queue = queue;

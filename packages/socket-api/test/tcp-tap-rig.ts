@@ -16,9 +16,10 @@ import {
   ethDevStop,
   ethRxQueueSetup,
   ethTxQueueSetup,
+  StackPort,
 } from '@bypass/pmd';
+import { Stack, type StackOptions } from '@bypass/tcp';
 import { Netns, tapUnavailable } from '../../pmd/test/netns.js';
-import { Stack, type StackOptions, StackPort } from '../src/index.js';
 
 /** Why these tests cannot run here (tap support, root, python3, tshark), or undefined. */
 export function interopUnavailable(): string | undefined {

@@ -1,7 +1,8 @@
 /**
- * Offload flags in mbuf olFlags. rx flags sit at DPDK's bit positions (rte_mbuf_core.h); DPDK's
- * tx flags live above bit 32 of its 64-bit ol_flags, so ours take free high bits of our 32-bit
- * word instead, with DPDK's names.
+ * Offload flags in an mbuf's olFlags field (MbufField.OL_FLAGS), kept beside the mbuf fields they
+ * describe as rte_mbuf keeps its ol_flags. rx flags sit at DPDK's bit positions
+ * (rte_mbuf_core.h); DPDK's tx flags live above bit 32 of its 64-bit ol_flags, so ours take free
+ * high bits of our 32-bit word instead, with DPDK's names.
  */
 export const MbufOlFlag = {
   /** RTE_MBUF_F_RX_RSS_HASH: rssHash holds the Toeplitz hash the "NIC" computed. */

@@ -1,7 +1,7 @@
 // The real Linux capture in shared/data (see its README), as a list of frames, read with the
 // pmd's libpcap reader. Undefined when shared/ is not beside the repository.
-import { PcapReader } from '@bypass/pmd';
-import { findSharedData } from '../../pmd/test/shared-data.js';
+import { PcapReader } from '../src/index.js';
+import { findSharedData } from './shared-data.js';
 
 export const CAPTURE_PATH = findSharedData('linux-veth-http.pcap');
 
