@@ -1,4 +1,5 @@
 import { Doorbell, Mutex } from '@bypass/atomics-sync';
+import { sharedWasmMemory, type WasmMemory } from '@bypass/net';
 import { MAX_LCORES } from './args.js';
 import { EalError } from './errors.js';
 
@@ -251,32 +252,4 @@ export class EalMemory {
   }
 }
 
-const WASM_PAGE = 65536;
-const WASM_MAX_PAGES = 65536; // 4 GiB
-
-/** A WebAssembly.Memory, as far as the EAL uses one (TypeScript's ES libs do not declare it). */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer | SharedArrayBuffer;
-}
-
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
-}
-
-/**
- * A shared WebAssembly.Memory of exactly `bytes` (a whole number of 64 KiB pages, at most 4 GiB),
- * or null where that cannot be had (another size, no WebAssembly threads, no address space).
- */
-function sharedWasmMemory(bytes: number): WasmMemory | null {
-  const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  if (api === undefined || bytes % WASM_PAGE !== 0 || bytes / WASM_PAGE > WASM_MAX_PAGES) {
-    return null;
-  }
-  try {
-    const pages = bytes / WASM_PAGE;
-    const m = new api.Memory({ initial: pages, maximum: pages, shared: true });
-    return m.buffer instanceof SharedArrayBuffer ? m : null;
-  } catch {
-    return null;
-  }
-}
+export type { WasmMemory };

@@ -374,14 +374,20 @@ const MAX_PAGES = 65536;
 
 /**
  * A shared WebAssembly.Memory of at least `bytes` (rounded up to 64 KiB pages, at most 4 GiB),
- * whose `.buffer` is a SharedArrayBuffer to carve pools from. Null where wasm SIMD is unavailable
- * or `bytes` is out of range: use a plain SharedArrayBuffer then. Not registered (see
- * registerChecksumMemory in checksum.ts).
+ * whose `.buffer` is a SharedArrayBuffer to carve pools from (the EAL's memzones live in one).
+ * Null where wasm SIMD is unavailable, `bytes` is out of range or the address space cannot be
+ * had: use a plain SharedArrayBuffer then. Not registered (see registerChecksumMemory in
+ * checksum.ts).
  */
 export function sharedWasmMemory(bytes: number): WasmMemory | null {
   const pages = Math.ceil(bytes / WASM_PAGE_BYTES);
   if (api === undefined || module === null || !(pages >= 1 && pages <= MAX_PAGES)) return null;
-  return new api.Memory({ initial: pages, maximum: pages, shared: true });
+  try {
+    const m = new api.Memory({ initial: pages, maximum: pages, shared: true });
+    return m.buffer instanceof SharedArrayBuffer ? m : null;
+  } catch {
+    return null; // RangeError: no room for that much address space
+  }
 }
 
 const sums = new WeakMap<ArrayBufferLike, WasmSum>();

@@ -1,4 +1,5 @@
 import { mbufPoolOf } from '@bypass/mempool';
+import { ipv4FillChecksum } from '@bypass/net';
 import type { DriverFactory, EthDriver, PortContext } from '../driver.js';
 import { RxStat, rxStatBase } from '../port-table.js';
 import { checkArgNames, flagArg, intArg } from './args.js';
@@ -25,12 +26,7 @@ export function udpTemplate(size: number, dstMac: readonly number[]): Uint8Array
     [0x45, 0, ipLen >> 8, ipLen & 0xff, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1],
     ip,
   );
-  let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += (f[ip + i] << 8) | f[ip + i + 1];
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  const csum = ~sum & 0xffff;
-  f[ip + 10] = csum >> 8;
-  f[ip + 11] = csum & 0xff;
+  ipv4FillChecksum(f, ip);
   const udpLen = ipLen - 20;
   f.set([4, 0, 4, 0, udpLen >> 8, udpLen & 0xff, 0, 0], ip + 20);
   return f.subarray(0, size);
