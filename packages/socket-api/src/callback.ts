@@ -1,3 +1,4 @@
+import { OptionError } from '@bypass/atomics-sync';
 import { ipv4ToString } from '@bypass/net';
 import {
   type TcpErrorCode,
@@ -391,7 +392,6 @@ function toSocketError(e: unknown, syscall: string): unknown {
   if (e instanceof TcpSocketError) {
     return new SocketError(e.code, e.message.replace(/^\w+: /, ''), syscall);
   }
-  if (e instanceof Error && e.name === 'IfaceOptionError')
-    return new SocketError('EINVAL', e.message, syscall);
+  if (e instanceof OptionError) return new SocketError('EINVAL', e.message, syscall);
   return e;
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { OptionError } from '@bypass/atomics-sync';
 import { MbufOlFlag, mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
 import type { Reta, Toeplitz } from '@bypass/net';
 import {
@@ -66,12 +67,7 @@ import {
   udpSrcPort,
 } from '@bypass/net';
 import { TimerWheel } from '@bypass/timer';
-import {
-  ARP_CACHE_DEFAULTS,
-  ArpCache,
-  type ArpCacheOptions,
-  IfaceOptionError,
-} from './iface/arp-cache.js';
+import { ARP_CACHE_DEFAULTS, ArpCache, type ArpCacheOptions } from './iface/arp-cache.js';
 import { Ipv4Reassembler, type Ipv4ReassemblerOptions } from './iface/reassembly.js';
 import { parseCidr, RouteTable } from './iface/routes.js';
 import { ConnTable } from './socket/conn-table.js';
@@ -316,11 +312,11 @@ export class Stack implements TcpHost {
   /** Ones' complement sum of our address's two 16-bit halves (IPv4 header and pseudo-header). */
   readonly #srcSum: number;
 
-  /** Throws IfaceOptionError naming a bad option and its value. */
+  /** Throws OptionError naming a bad option and its value. */
   constructor(options: StackOptions) {
     const o = options;
     if (o === null || typeof o !== 'object' || o.pool === undefined) {
-      throw new IfaceOptionError('pool', o?.pool, 'a PktmbufPool for the frames the stack sends');
+      throw new OptionError('pool', o?.pool, 'a PktmbufPool for the frames the stack sends');
     }
     this.pool = o.pool;
     this.data = o.pool.data;
@@ -328,7 +324,7 @@ export class Stack implements TcpHost {
     try {
       this.mac = typeof o.mac === 'number' ? o.mac : parseMac(o.mac);
     } catch {
-      throw new IfaceOptionError('mac', o.mac, 'a MAC address like 02:00:00:00:00:01');
+      throw new OptionError('mac', o.mac, 'a MAC address like 02:00:00:00:00:01');
     }
     if (
       !Number.isInteger(this.mac) ||
@@ -336,7 +332,7 @@ export class Stack implements TcpHost {
       this.mac > 0xffff_ffff_ffff ||
       macIsMulticast(this.mac)
     ) {
-      throw new IfaceOptionError('mac', o.mac, 'a unicast MAC address like 02:00:00:00:00:01');
+      throw new OptionError('mac', o.mac, 'a unicast MAC address like 02:00:00:00:00:01');
     }
     this.#macHi = Math.floor(this.mac / 0x1_0000_0000);
     this.#macLo = this.mac >>> 0;
@@ -353,10 +349,10 @@ export class Stack implements TcpHost {
       try {
         gw = parseIpv4(o.gateway);
       } catch {
-        throw new IfaceOptionError('gateway', o.gateway, 'an IPv4 address');
+        throw new OptionError('gateway', o.gateway, 'an IPv4 address');
       }
       if ((gw & this.#netmask) >>> 0 !== (ip & this.#netmask) >>> 0) {
-        throw new IfaceOptionError('gateway', o.gateway, `an address inside ${o.ip}`);
+        throw new OptionError('gateway', o.gateway, `an address inside ${o.ip}`);
       }
       this.routes.add({ dest: 0, prefixLen: 0, gateway: gw });
     }
@@ -364,10 +360,10 @@ export class Stack implements TcpHost {
     // Every frame starts after the pool's headroom (mbuf 0 may never have been allocated).
     const room = o.pool.mempool.eltSize - o.pool.headroom; // (no mbuf read: debug pools check use)
     if (!Number.isInteger(this.mtu) || this.mtu < 576 || this.mtu > 65535) {
-      throw new IfaceOptionError('mtu', o.mtu, 'an integer from 576 to 65535');
+      throw new OptionError('mtu', o.mtu, 'an integer from 576 to 65535');
     }
     if (this.mtu + ETH_HEADER_LEN > room) {
-      throw new IfaceOptionError(
+      throw new OptionError(
         'mtu',
         this.mtu,
         `at most ${room - ETH_HEADER_LEN}: the pool's mbufs hold ${room} bytes of frame; use a pool with a larger dataRoomSize`,
@@ -376,10 +372,10 @@ export class Stack implements TcpHost {
     this.ifaceMss = this.mtu - 40;
     const tso = o.tsoMaxBytes ?? 0;
     if (!Number.isInteger(tso) || tso < 0 || tso > 65000) {
-      throw new IfaceOptionError('tsoMaxBytes', tso, 'an integer from 0 (off) to 65000');
+      throw new OptionError('tsoMaxBytes', tso, 'an integer from 0 (off) to 65000');
     }
     if (tso > 0 && tso + FRAME_HEADERS + 60 > room) {
-      throw new IfaceOptionError(
+      throw new OptionError(
         'tsoMaxBytes',
         tso,
         `at most ${room - FRAME_HEADERS - 60} for this pool's mbufs`,
@@ -388,14 +384,14 @@ export class Stack implements TcpHost {
     this.tsoMax = tso;
     const cs = o.checksum ?? 'compute';
     if (cs !== 'compute' && cs !== 'offload')
-      throw new IfaceOptionError('checksum', cs, "'compute' or 'offload'");
+      throw new OptionError('checksum', cs, "'compute' or 'offload'");
     this.offload = cs === 'offload';
     this.arp = new ArpCache({ ...ARP_CACHE_DEFAULTS, ...o.arp });
     this.reassembler = new Ipv4Reassembler(o.reassembly);
     this.tcpDefaults = resolveTcpOptions(o.tcp);
     const maxConn = o.maxConnections ?? 16384;
     if (!Number.isInteger(maxConn) || maxConn < 1 || maxConn > 1 << 22) {
-      throw new IfaceOptionError('maxConnections', maxConn, 'an integer from 1 to 4194304');
+      throw new OptionError('maxConnections', maxConn, 'an integer from 1 to 4194304');
     }
     this.connections = new ConnTable(maxConn);
     this.#lastNow = o.startMs ?? 0;
@@ -406,23 +402,19 @@ export class Stack implements TcpHost {
     });
     const txCap = o.txCapacity ?? 4096;
     if (!Number.isInteger(txCap) || txCap < 1)
-      throw new IfaceOptionError('txCapacity', txCap, 'an integer >= 1');
+      throw new OptionError('txCapacity', txCap, 'an integer >= 1');
     this.txQueue = new Uint32Array(txCap);
     this.#rss = o.rss;
     if (o.rss !== undefined) {
       const q = o.rss.queue;
       if (!Number.isInteger(q) || q < 0 || q >= o.rss.reta.queues) {
-        throw new IfaceOptionError(
-          'rss.queue',
-          q,
-          `a queue of the RETA, 0 to ${o.rss.reta.queues - 1}`,
-        );
+        throw new OptionError('rss.queue', q, `a queue of the RETA, 0 to ${o.rss.reta.queues - 1}`);
       }
     }
     this.#secret = o.isnSecret ?? randomBytes(16);
     const [lo, hi] = o.ephemeralPorts ?? [32768, 60999];
     if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1024 || hi > 65535 || lo > hi) {
-      throw new IfaceOptionError('ephemeralPorts', `${lo}-${hi}`, 'a range within 1024-65535');
+      throw new OptionError('ephemeralPorts', `${lo}-${hi}`, 'a range within 1024-65535');
     }
     this.#ephemeralLow = lo;
     this.#ephemeralHigh = hi;
@@ -602,9 +594,9 @@ export class Stack implements TcpHost {
     const syn = options.synBacklog ?? 128;
     const backlog = options.backlog ?? 128;
     if (!Number.isInteger(syn) || syn < 1)
-      throw new IfaceOptionError('synBacklog', syn, 'an integer >= 1');
+      throw new OptionError('synBacklog', syn, 'an integer >= 1');
     if (!Number.isInteger(backlog) || backlog < 1)
-      throw new IfaceOptionError('backlog', backlog, 'an integer >= 1');
+      throw new OptionError('backlog', backlog, 'an integer >= 1');
     const l = new TcpListener(
       port,
       handlers,
@@ -1485,6 +1477,6 @@ function isUnicastSource(src: number, subnetBroadcast: number): boolean {
 
 function checkPort(name: string, port: number): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new IfaceOptionError(name, port, 'an integer from 1 to 65535');
+    throw new OptionError(name, port, 'an integer from 1 to 65535');
   }
 }

@@ -20,21 +20,6 @@ export class PcapFormatError extends Error {
   }
 }
 
-/**
- * An option had a value that cannot be used. The message names the option, the bad value
- * and what is expected (the same shape as @bypass/atomics-sync's OptionError).
- */
-export class PcapOptionError extends Error {
-  override name = 'PcapOptionError';
-  constructor(
-    readonly option: string,
-    readonly value: unknown,
-    expected: string,
-  ) {
-    super(`${option} must be ${expected}, got ${String(value)}`);
-  }
-}
-
 /** A reader or writer was used after close(). */
 export class PcapClosedError extends Error {
   override name = 'PcapClosedError';

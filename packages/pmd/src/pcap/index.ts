@@ -2,7 +2,7 @@
  * The libpcap file format: PcapReader and PcapWriter, for the pcap poll-mode driver and for
  * tests that compare what the stack sends with what tcpdump and Wireshark see.
  */
-export { PcapClosedError, PcapFormatError, PcapOptionError } from './errors.js';
+export { PcapClosedError, PcapFormatError } from './errors.js';
 export {
   decodeFileHeader,
   encodeFileHeader,

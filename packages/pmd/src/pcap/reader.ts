@@ -7,7 +7,8 @@
  * buffer grows (once, rarely) only when a single record is larger than the whole chunk.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { PcapClosedError, PcapFormatError, PcapOptionError } from './errors.js';
+import { OptionError } from '@bypass/atomics-sync';
+import { PcapClosedError, PcapFormatError } from './errors.js';
 import {
   decodeFileHeader,
   linktypeName,
@@ -35,18 +36,18 @@ const HDR = PCAP_RECORD_HEADER_BYTES;
 
 export class PcapReader {
   /**
-   * Opens `path` and reads its file header. Throws PcapOptionError for a bad option, the
+   * Opens `path` and reads its file header. Throws OptionError for a bad option, the
    * fs error (ENOENT, EACCES, ...) when the file cannot be opened, and PcapFormatError when
    * it is not a libpcap file this reader understands (the file is closed again).
    */
   static open(path: string, options: PcapReaderOptions = {}): PcapReader {
     const chunkSize = options.chunkSize ?? PCAP_READ_CHUNK;
     if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_CHUNK) {
-      throw new PcapOptionError('chunkSize', chunkSize, `an integer from 1 to ${MAX_CHUNK}`);
+      throw new OptionError('chunkSize', chunkSize, `an integer from 1 to ${MAX_CHUNK}`);
     }
     const want = options.linktype;
     if (want !== undefined && !(Number.isInteger(want) && want >= 0 && want <= 0xffff)) {
-      throw new PcapOptionError('linktype', want, 'an integer from 0 to 65535 (a LINKTYPE_ value)');
+      throw new OptionError('linktype', want, 'an integer from 0 to 65535 (a LINKTYPE_ value)');
     }
     const fd = openSync(path, 'r');
     try {

@@ -7,7 +7,8 @@
  * longer than the snaplen are cut to it with their original length kept, as `tcpdump -s` does.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { PcapClosedError, PcapOptionError } from './errors.js';
+import { OptionError } from '@bypass/atomics-sync';
+import { PcapClosedError } from './errors.js';
 import {
   encodeFileHeader,
   LINKTYPE_ETHERNET,
@@ -47,20 +48,20 @@ export interface PcapTimestamp {
 export class PcapWriter {
   /**
    * Creates (or truncates) `path` and writes the file header to the chunk. Throws
-   * PcapOptionError naming a bad option, or the fs error when the file cannot be created.
+   * OptionError naming a bad option, or the fs error when the file cannot be created.
    */
   static create(path: string, options: PcapWriterOptions = {}): PcapWriter {
     const snaplen = options.snaplen ?? 65535;
     if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > PCAP_MAX_CAPLEN) {
-      throw new PcapOptionError('snaplen', snaplen, `an integer from 1 to ${PCAP_MAX_CAPLEN}`);
+      throw new OptionError('snaplen', snaplen, `an integer from 1 to ${PCAP_MAX_CAPLEN}`);
     }
     const linktype = options.linktype ?? LINKTYPE_ETHERNET;
     if (!Number.isInteger(linktype) || linktype < 0 || linktype > 0xffff) {
-      throw new PcapOptionError('linktype', linktype, 'an integer from 0 to 65535 (LINKTYPE_*)');
+      throw new OptionError('linktype', linktype, 'an integer from 0 to 65535 (LINKTYPE_*)');
     }
     const chunkSize = options.chunkSize ?? PCAP_WRITE_CHUNK;
     if (!Number.isInteger(chunkSize) || chunkSize < 64 || chunkSize > MAX_CHUNK) {
-      throw new PcapOptionError('chunkSize', chunkSize, `an integer from 64 to ${MAX_CHUNK}`);
+      throw new OptionError('chunkSize', chunkSize, `an integer from 64 to ${MAX_CHUNK}`);
     }
     const nanosecond = options.nanosecond ?? false;
     const littleEndian = options.littleEndian ?? true;
@@ -68,7 +69,7 @@ export class PcapWriter {
       ['nanosecond', nanosecond],
       ['littleEndian', littleEndian],
     ] as const) {
-      if (typeof v !== 'boolean') throw new PcapOptionError(name, v, 'true or false');
+      if (typeof v !== 'boolean') throw new OptionError(name, v, 'true or false');
     }
     const fd = openSync(path, 'w');
     return new PcapWriter(path, fd, { snaplen, linktype, chunkSize, nanosecond, littleEndian });
@@ -121,7 +122,7 @@ export class PcapWriter {
    * timestamp), rounded to the file's unit, or a PcapTimestamp in the file's own unit.
    * `origLen` is the length on the wire (default `length`; at least `length`). Returns the
    * bytes kept (capLen). The bytes are copied before it returns: the caller keeps `bytes`.
-   * Throws PcapOptionError for a bad range or timestamp, PcapClosedError after close().
+   * Throws OptionError for a bad range or timestamp, PcapClosedError after close().
    */
   write(
     bytes: Uint8Array,
@@ -134,7 +135,7 @@ export class PcapWriter {
     let frac: number;
     if (typeof ts === 'number') {
       if (!(ts >= 0 && ts < 2 ** 32 * 1e9)) {
-        throw new PcapOptionError('ts', ts, 'nanoseconds since 1970 from 0 to 2^32 seconds');
+        throw new OptionError('ts', ts, 'nanoseconds since 1970 from 0 to 2^32 seconds');
       }
       if (this.fracPerSec === 1e6) {
         // Doubles near today's 1.8e18 ns are 256 ns apart; to the nearest µs is exact again.
@@ -173,7 +174,7 @@ export class PcapWriter {
     origLen = length,
   ): number {
     if (nsec >>> 0 !== nsec || nsec >= 1e9) {
-      throw new PcapOptionError('nsec', nsec, 'an integer from 0 to 999999999');
+      throw new OptionError('nsec', nsec, 'an integer from 0 to 999999999');
     }
     const frac = this.fracPerSec === 1e9 ? nsec : Math.floor(nsec / 1e3);
     return this.append(bytes, offset, length, sec, frac, origLen);
@@ -225,20 +226,20 @@ export class PcapWriter {
   ): number {
     if (this.fd < 0) throw new PcapClosedError(this.path, 'writer');
     if (offset >>> 0 !== offset || length >>> 0 !== length || offset + length > bytes.length) {
-      throw new PcapOptionError(
+      throw new OptionError(
         'offset, length',
         `${offset}, ${length}`,
         `a range inside the ${bytes.length}-byte array`,
       );
     }
     if (sec >>> 0 !== sec) {
-      throw new PcapOptionError('ts.sec', sec, 'an integer from 0 to 4294967295');
+      throw new OptionError('ts.sec', sec, 'an integer from 0 to 4294967295');
     }
     if (frac >>> 0 !== frac || frac >= this.fracPerSec) {
-      throw new PcapOptionError('ts.frac', frac, `an integer from 0 to ${this.fracPerSec - 1}`);
+      throw new OptionError('ts.frac', frac, `an integer from 0 to ${this.fracPerSec - 1}`);
     }
     if (origLen >>> 0 !== origLen || origLen < length) {
-      throw new PcapOptionError('origLen', origLen, `an integer from length (${length}) to 2^32-1`);
+      throw new OptionError('origLen', origLen, `an integer from length (${length}) to 2^32-1`);
     }
     const capLen = Math.min(length, this.snaplen);
     const need = HDR + capLen;

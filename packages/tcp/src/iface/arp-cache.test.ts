@@ -1,6 +1,7 @@
+import { OptionError } from '@bypass/atomics-sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ArpCache, type ArpCacheOptions, arpCacheHash, IfaceOptionError } from './arp-cache.js';
+import { ArpCache, type ArpCacheOptions, arpCacheHash } from './arp-cache.js';
 
 const IP_A = 0x0a00_0001; // 10.0.0.1
 const IP_B = 0x0a00_0002;
@@ -38,13 +39,13 @@ describe('ArpCache options', () => {
     ['retryMs', Number.POSITIVE_INFINITY],
   ])('rejects %s = %s with an error naming both', (option, value) => {
     const make = () => new ArpCache({ [option]: value } as ArpCacheOptions);
-    expect(make).toThrow(IfaceOptionError);
+    expect(make).toThrow(OptionError);
     expect(make).toThrow(new RegExp(`^${option} must be .*got ${String(value)}$`));
   });
 
   it('rejects a bad static address or MAC', () => {
     const c = new ArpCache();
-    expect(() => c.addStatic(-1, MAC_A)).toThrow(IfaceOptionError);
+    expect(() => c.addStatic(-1, MAC_A)).toThrow(OptionError);
     expect(() => c.addStatic(2 ** 32, MAC_A)).toThrow(/^ip must be/);
     expect(() => c.addStatic(IP_A, 2 ** 48)).toThrow(/^mac must be/);
   });

@@ -1,3 +1,4 @@
+import { OptionError } from '@bypass/atomics-sync';
 /**
  * The ARP neighbour cache (RFC 826, with the pacing and queueing habits of Linux's neighbour
  * table): IPv4 address (u32) to MAC (a 48-bit integer, as wire/ethernet.ts has it), one per
@@ -34,18 +35,6 @@
  * until it comes back from exactly one of `takePending`, `expire` or `remove`; the caller then
  * owns it again (sends or frees it).
  */
-
-/** A constructor option or argument had a value the cache cannot use; names the option and the value. */
-export class IfaceOptionError extends Error {
-  override readonly name = 'IfaceOptionError';
-  constructor(
-    readonly option: string,
-    readonly value: unknown,
-    expected: string,
-  ) {
-    super(`${option} must be ${expected}, got ${String(value)}`);
-  }
-}
 
 export interface ArpCacheOptions {
   /** Entries the cache holds (default 1024; 1 to 2^20). */
@@ -85,14 +74,14 @@ const NO_HANDLES = new Uint32Array(0);
 
 function checkInteger(option: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new IfaceOptionError(option, v, `an integer from ${min} to ${max}`);
+    throw new OptionError(option, v, `an integer from ${min} to ${max}`);
   }
   return v;
 }
 
 function checkPositive(option: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new IfaceOptionError(option, v, 'a finite number of ms above 0');
+    throw new OptionError(option, v, 'a finite number of ms above 0');
   }
   return v;
 }
@@ -134,7 +123,7 @@ export class ArpCache {
   #pendingTotal = 0;
   #version = 0;
 
-  /** Throws IfaceOptionError for a bad option. */
+  /** Throws OptionError for a bad option. */
   constructor(options: ArpCacheOptions = {}) {
     const o = { ...ARP_CACHE_DEFAULTS, ...options };
     this.capacity = checkInteger('capacity', o.capacity, 1, MAX_CAPACITY);
@@ -223,7 +212,7 @@ export class ArpCache {
 
   /**
    * Adds or overwrites a static entry (never expires, never replaced by received ARP). Pending
-   * packets of an incomplete entry stay queued for `takePending`. Throws IfaceOptionError for
+   * packets of an incomplete entry stay queued for `takePending`. Throws OptionError for
    * an `ip` that is not a u32 or a `mac` that is not a 48-bit integer; returns false when the
    * table is full with nothing evictable.
    */

@@ -1,3 +1,4 @@
+import { OptionError } from '@bypass/atomics-sync';
 import {
   IP_PROTO_UDP,
   type Ipv4Repr,
@@ -19,7 +20,6 @@ import {
   Ipv4Reassembler,
   type Ipv4ReassemblyExpired,
   type Ipv4ReassemblyStats,
-  ReassemblyOptionError,
 } from './reassembly.js';
 
 const SRC = 0x0a4d0001;
@@ -477,7 +477,7 @@ describe('Ipv4Reassembler: limits', () => {
   });
 
   it('rejects bad options with an error naming them', () => {
-    expect(() => new Ipv4Reassembler({ maxDatagrams: 0 })).toThrow(ReassemblyOptionError);
+    expect(() => new Ipv4Reassembler({ maxDatagrams: 0 })).toThrow(OptionError);
     expect(() => new Ipv4Reassembler({ maxBytes: 1.5 })).toThrow(/maxBytes/);
     expect(() => new Ipv4Reassembler({ timeoutMs: -1 })).toThrow(/timeoutMs/);
     expect(() => new Ipv4Reassembler({ maxDatagramSize: 70_000 })).toThrow(/maxDatagramSize/);

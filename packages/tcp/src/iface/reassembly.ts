@@ -1,3 +1,4 @@
+import { OptionError } from '@bypass/atomics-sync';
 /**
  * IPv4 fragment reassembly (RFC 791 3.2, with RFC 815's idea of tracking what is still
  * missing), sans-IO: `now` is an argument, nothing reads a clock. Limits follow Linux's ipfrag
@@ -38,11 +39,6 @@ import {
   ipv4TotalLength,
   setIpv4TotalLength,
 } from '@bypass/net';
-
-/** Thrown by the Ipv4Reassembler constructor for a bad option; the message names it. */
-export class ReassemblyOptionError extends Error {
-  override readonly name = 'ReassemblyOptionError';
-}
 
 export interface Ipv4ReassemblerOptions {
   /** Concurrent reassemblies; a new one beyond this evicts the oldest. Default 64. */
@@ -129,9 +125,7 @@ interface Reassembly {
 
 function checkOption(name: string, v: number, min: number, max: number): number {
   if (!Number.isInteger(v) || v < min || v > max) {
-    throw new ReassemblyOptionError(
-      `Ipv4Reassembler option ${name} must be an integer from ${min} to ${max}; got ${v}`,
-    );
+    throw new OptionError(`Ipv4Reassembler option ${name}`, v, `an integer from ${min} to ${max}`);
   }
   return v;
 }

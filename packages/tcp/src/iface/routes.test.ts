@@ -1,6 +1,6 @@
+import { OptionError } from '@bypass/atomics-sync';
 import { parseIpv4 } from '@bypass/net';
 import { describe, expect, it } from 'vitest';
-import { IfaceOptionError } from './arp-cache.js';
 import { parseCidr, RouteTable } from './routes.js';
 
 const ip = parseIpv4;
@@ -78,7 +78,7 @@ describe('RouteTable', () => {
   it('rejects a prefix length outside 0..32', () => {
     const t = new RouteTable();
     for (const prefixLen of [-1, 33, 1.5, Number.NaN]) {
-      expect(() => t.add({ dest: 0, prefixLen, gateway: 0 })).toThrow(IfaceOptionError);
+      expect(() => t.add({ dest: 0, prefixLen, gateway: 0 })).toThrow(OptionError);
       expect(() => t.add({ dest: 0, prefixLen, gateway: 0 })).toThrow(
         `route prefixLen must be an integer from 0 to 32, got ${prefixLen}`,
       );
@@ -113,8 +113,8 @@ describe('parseCidr', () => {
     '10.0.0.2/-1',
     'a.b.c.d/24',
     '',
-  ])('rejects %j with an IfaceOptionError naming the option and the value', (s) => {
-    expect(() => parseCidr('ip', s)).toThrow(IfaceOptionError);
+  ])('rejects %j with an OptionError naming the option and the value', (s) => {
+    expect(() => parseCidr('ip', s)).toThrow(OptionError);
     expect(() => parseCidr('ip', s)).toThrow(
       `ip must be an IPv4 address with a prefix length, like 10.0.0.2/24, got ${s}`,
     );
@@ -124,7 +124,7 @@ describe('parseCidr', () => {
     } catch (e) {
       thrown = e;
     }
-    expect(thrown).toMatchObject({ name: 'IfaceOptionError', option: 'route', value: s });
+    expect(thrown).toMatchObject({ name: 'OptionError', option: 'route', value: s });
   });
 });
 

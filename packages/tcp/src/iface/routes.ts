@@ -1,5 +1,5 @@
+import { OptionError } from '@bypass/atomics-sync';
 import { ipv4ToString, parseIpv4 } from '@bypass/net';
-import { IfaceOptionError } from './arp-cache.js';
 
 /** A route: destinations `dest/prefixLen` go to `gateway` (0: directly connected). */
 export interface Route {
@@ -12,18 +12,18 @@ function maskOf(prefixLen: number): number {
   return prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
 }
 
-/** Parses "10.0.0.2/24" into address and prefix length; throws IfaceOptionError naming `option`. */
+/** Parses "10.0.0.2/24" into address and prefix length; throws OptionError naming `option`. */
 export function parseCidr(option: string, s: string): { ip: number; prefixLen: number } {
   const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(s);
   const prefixLen = m === null ? Number.NaN : Number(m[2]);
   if (m === null || prefixLen > 32) {
-    throw new IfaceOptionError(option, s, 'an IPv4 address with a prefix length, like 10.0.0.2/24');
+    throw new OptionError(option, s, 'an IPv4 address with a prefix length, like 10.0.0.2/24');
   }
   let ip: number;
   try {
     ip = parseIpv4(m[1]);
   } catch {
-    throw new IfaceOptionError(option, s, 'an IPv4 address with a prefix length, like 10.0.0.2/24');
+    throw new OptionError(option, s, 'an IPv4 address with a prefix length, like 10.0.0.2/24');
   }
   return { ip, prefixLen };
 }
@@ -44,7 +44,7 @@ export class RouteTable {
 
   add(route: Route): void {
     if (!Number.isInteger(route.prefixLen) || route.prefixLen < 0 || route.prefixLen > 32) {
-      throw new IfaceOptionError('route prefixLen', route.prefixLen, 'an integer from 0 to 32');
+      throw new OptionError('route prefixLen', route.prefixLen, 'an integer from 0 to 32');
     }
     const dest = (route.dest & maskOf(route.prefixLen)) >>> 0;
     const i = this.#routes.findIndex((r) => r.dest === dest && r.prefixLen === route.prefixLen);

@@ -1,4 +1,4 @@
-import { IfaceOptionError } from '../iface/arp-cache.js';
+import { OptionError } from '@bypass/atomics-sync';
 
 /**
  * Per-socket TCP settings. Every default is in TCP_DEFAULTS, and every value is checked in
@@ -80,23 +80,23 @@ const MAX_BUFFER = 1 << 30;
 
 function int(name: string, v: unknown, min: number, max: number): void {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new IfaceOptionError(name, v, `an integer from ${min} to ${max}`);
+    throw new OptionError(name, v, `an integer from ${min} to ${max}`);
   }
 }
 
 function ms(name: string, v: unknown, min = 0): void {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
-    throw new IfaceOptionError(name, v, `a finite number of ms >= ${min}`);
+    throw new OptionError(name, v, `a finite number of ms >= ${min}`);
   }
 }
 
 function bool(name: string, v: unknown): void {
-  if (typeof v !== 'boolean') throw new IfaceOptionError(name, v, 'true or false');
+  if (typeof v !== 'boolean') throw new OptionError(name, v, 'true or false');
 }
 
 const KEYS = new Set(Object.keys(TCP_DEFAULTS));
 
-/** Fills defaults over `base` and checks every value. Throws IfaceOptionError naming the option. */
+/** Fills defaults over `base` and checks every value. Throws OptionError naming the option. */
 export function resolveTcpOptions(
   o: TcpOptions | undefined,
   base: Readonly<ResolvedTcpOptions> = TCP_DEFAULTS,
@@ -104,7 +104,7 @@ export function resolveTcpOptions(
   if (o !== undefined) {
     for (const k of Object.keys(o)) {
       if (!KEYS.has(k)) {
-        throw new IfaceOptionError(
+        throw new OptionError(
           `tcp option ${k}`,
           (o as Record<string, unknown>)[k],
           `one of ${[...KEYS].join(', ')}`,
@@ -118,7 +118,7 @@ export function resolveTcpOptions(
   bool('noDelay', r.noDelay);
   ms('delayedAckMs', r.delayedAckMs);
   if (r.delayedAckMs >= 500)
-    throw new IfaceOptionError('delayedAckMs', r.delayedAckMs, 'below 500 (RFC 9293 3.8.6.3)');
+    throw new OptionError('delayedAckMs', r.delayedAckMs, 'below 500 (RFC 9293 3.8.6.3)');
   ms('rtoInitialMs', r.rtoInitialMs, 1);
   ms('rtoMinMs', r.rtoMinMs, 1);
   ms('rtoMaxMs', r.rtoMaxMs, r.rtoMinMs);
