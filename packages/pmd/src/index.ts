@@ -1,7 +1,7 @@
 /**
  * @bypass/pmd: poll-mode drivers. The ethdev API (ethdev.ts) over drivers registered by name:
- * net_null, net_ring, net_pcap, net_fault (and, in a later step, net_tap); RSS (rss/); the
- * libpcap file format (pcap/).
+ * net_null, net_ring, net_pcap, net_fault, net_tap; RSS flow hashing and a software dispatcher
+ * (rss/, dispatcher.ts); the libpcap file format (pcap/); StackPort (stack-port.ts).
  */
 import { registerDriver } from './driver.js';
 import { faultDriver } from './drivers/fault.js';

@@ -33,7 +33,7 @@ export interface NetRuntimeOptions {
   port: number | string;
   /** This runtime's rx/tx queue (default 0). */
   queue?: number;
-  /** The pool for frames the stack sends (name or pool; default the pool named `${port name}_tx${queue}` if it exists, else 'mbuf_pool'). */
+  /** The pool for frames the stack sends (a pool, or the name of one; default 'mbuf_pool'). */
   pool?: string | PktmbufPool;
   /** Address and prefix, like 10.0.0.2/24. */
   ip: string;
