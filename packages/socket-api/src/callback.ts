@@ -109,7 +109,15 @@ export class CallbackSocket {
   /** For the application. */
   userData: unknown = undefined;
   /** Bytes `write` took beyond the send buffer, oldest first (copies). */
-  readonly #pending: Uint8Array[] = [];
+  /**
+   * What `write` accepted beyond the send buffer, in order: chunk i is
+   * `#pendBuf[i][#pendAt[i] .. #pendEnd[i])`, and chunks before `#pendHead` are sent. An index
+   * queue: a partial send moves `#pendAt`, no subarray and no shift() per chunk.
+   */
+  readonly #pendBuf: Uint8Array[] = [];
+  readonly #pendAt: number[] = [];
+  readonly #pendEnd: number[] = [];
+  #pendHead = 0;
   #pendingBytes = 0;
   #endAfterPending = false;
   #closeAfterPending = false;
@@ -190,7 +198,7 @@ export class CallbackSocket {
       this.fail(new SocketError('EPIPE', `write after the connection was ended (${t.stateName})`));
       return false;
     }
-    if (this.#pending.length > 0) {
+    if (this.#hasPending()) {
       this.queue(bytes, offset, length, copy);
       return false;
     }
@@ -202,7 +210,7 @@ export class CallbackSocket {
 
   /** Finishes our side (FIN after everything written). The peer may go on sending. */
   end(): void {
-    if (this.#pending.length > 0) {
+    if (this.#hasPending()) {
       this.#endAfterPending = true;
       return;
     }
@@ -217,11 +225,10 @@ export class CallbackSocket {
    */
   close(discardQueued = false): void {
     if (discardQueued) {
-      this.#pending.length = 0;
-      this.#pendingBytes = 0;
+      this.#clearPending();
       this.#endAfterPending = false;
     }
-    if (this.#pending.length > 0) {
+    if (this.#hasPending()) {
       this.#endAfterPending = true;
       this.#closeAfterPending = true;
       return;
@@ -231,8 +238,7 @@ export class CallbackSocket {
 
   /** Resets the connection at once (RST). onClose follows. */
   abort(): void {
-    this.#pending.length = 0;
-    this.#pendingBytes = 0;
+    this.#clearPending();
     this.tcp.abort(this.runtime.now());
   }
 
@@ -265,26 +271,53 @@ export class CallbackSocket {
     this.tcp.resume(this.runtime.now());
   }
 
+  #hasPending(): boolean {
+    return this.#pendHead < this.#pendBuf.length;
+  }
+
+  #clearPending(): void {
+    this.#pendBuf.length = 0;
+    this.#pendAt.length = 0;
+    this.#pendEnd.length = 0;
+    this.#pendHead = 0;
+    this.#pendingBytes = 0;
+  }
+
   private queue(bytes: Uint8Array, offset: number, length: number, copy: boolean): void {
     if (length <= 0) return;
     const end = offset + length;
-    this.#pending.push(copy ? bytes.slice(offset, end) : bytes.subarray(offset, end));
+    if (copy) {
+      this.#pendBuf.push(bytes.slice(offset, end));
+      this.#pendAt.push(0);
+      this.#pendEnd.push(length);
+    } else {
+      this.#pendBuf.push(bytes);
+      this.#pendAt.push(offset);
+      this.#pendEnd.push(end);
+    }
     this.#pendingBytes += length;
   }
 
   private drain(): void {
     const t = this.tcp;
     const now = this.runtime.now();
-    while (this.#pending.length > 0) {
-      const head = this.#pending[0];
-      const n = t.write(head, 0, head.length, now);
+    const bufs = this.#pendBuf;
+    const ats = this.#pendAt;
+    const ends = this.#pendEnd;
+    while (this.#pendHead < bufs.length) {
+      const h = this.#pendHead;
+      const at = ats[h];
+      const n = t.write(bufs[h], at, ends[h] - at, now);
       this.#pendingBytes -= n;
-      if (n < head.length) {
-        this.#pending[0] = head.subarray(n);
+      if (at + n < ends[h]) {
+        ats[h] = at + n;
+        if (h >= 256) this.#compactPending();
         return;
       }
-      this.#pending.shift();
+      bufs[h] = EMPTY; // sent: let the chunk go
+      this.#pendHead = h + 1;
     }
+    this.#clearPending();
     if (this.#endAfterPending) {
       this.#endAfterPending = false;
       if (this.#closeAfterPending) t.close(now);
@@ -294,10 +327,26 @@ export class CallbackSocket {
     this.handlers.onDrain?.(this);
   }
 
+  /** Moves the unsent chunks to the front (a queue that never empties keeps its arrays small). */
+  #compactPending(): void {
+    const h = this.#pendHead;
+    const bufs = this.#pendBuf;
+    const len = bufs.length;
+    for (let j = h; j < len; j++) {
+      bufs[j - h] = bufs[j];
+      this.#pendAt[j - h] = this.#pendAt[j];
+      this.#pendEnd[j - h] = this.#pendEnd[j];
+    }
+    bufs.length = this.#pendAt.length = this.#pendEnd.length = len - h;
+    this.#pendHead = 0;
+  }
+
   private fail(e: SocketError): void {
     this.handlers.onError?.(this, e);
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function writable(state: number): boolean {
   return (

@@ -49,6 +49,60 @@ describe('socket-api smoke', () => {
     expect(Buffer.from(got).toString()).toBe('hello');
   });
 
+  it('writes queued past the send buffer (600 chunks, copied and by reference) arrive whole and in order', async () => {
+    pair = await startPair({ tcp: { sendBuffer: 16 * 1024 } });
+    const p = pair;
+    const received: Buffer[] = [];
+    let done!: () => void;
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
+    listen(
+      9,
+      {
+        onConnection: () => ({
+          onData: (_s, b, o, l) => void received.push(Buffer.from(b.subarray(o, o + l))),
+          onEnd: (s) => {
+            s.end();
+            done();
+          },
+        }),
+      },
+      {},
+      p.server,
+    );
+    // 600 chunks of 1000 bytes (chunk i filled with i & 0xff), 600 KB against a 16 KiB send
+    // buffer: most wait in the queue, and the queue compacts as it drains.
+    const chunks = Array.from({ length: 600 }, (_, i) => new Uint8Array(1000).fill(i & 0xff));
+    let queued = 0;
+    connect(
+      '10.0.0.2',
+      9,
+      {
+        onConnect: (s) => {
+          for (let i = 0; i < chunks.length; i++) {
+            if (!s.write(chunks[i], 0, chunks[i].length, i % 2 === 0)) queued++;
+          }
+          expect(s.pendingBytes).toBeGreaterThan(500_000);
+          s.end();
+        },
+      },
+      {},
+      p.client,
+    );
+    await finished;
+    const all = Buffer.concat(received);
+    expect(queued).toBeGreaterThan(580);
+    expect(all.length).toBe(600_000);
+    for (let i = 0; i < 600; i++) {
+      const slice = all.subarray(i * 1000, (i + 1) * 1000);
+      expect(
+        slice.every((v) => v === (i & 0xff)),
+        `chunk ${i}`,
+      ).toBe(true);
+    }
+  });
+
   it('node:net Socket and Server: 4 MB echo', async () => {
     pair = await startPair();
     const p = pair;

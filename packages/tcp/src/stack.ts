@@ -911,14 +911,21 @@ export class Stack implements TcpHost {
   private runDeferred(now: number): void {
     const list = this.#deferred;
     const n = list.length;
-    for (let i = 0; i < n && this.txCount < this.txQueue.length; i++) {
-      const s = list.shift() as TcpSocket;
+    // In order, while the tx queue has room; sockets deferred meanwhile (appended) wait for the
+    // next poll. The ones served leave the front of the list in one pass, with no shift() each.
+    let i = 0;
+    while (i < n && this.txCount < this.txQueue.length) {
+      const s = list[i++];
       s.deferred = false;
       if (s.state !== TcpState.CLOSED) {
         s.output(now);
         s.flushAck(now);
       }
     }
+    if (i === 0) return;
+    const len = list.length;
+    for (let j = i; j < len; j++) list[j - i] = list[j];
+    list.length = len - i;
   }
 
   release(s: TcpSocket): void {
