@@ -5,6 +5,7 @@
  *   (WebAssembly SIMD where the runtime has it, in place on shared memory);
  * - `rss/`: the Toeplitz hash and redirection table (RETA) of receive-side scaling.
  */
+export * from './address.js';
 export * from './rss/reta.js';
 export * from './rss/toeplitz.js';
 export * from './rss/vectors.js';

@@ -8,6 +8,7 @@ import {
   type VdevSpec,
 } from '@bypass/eal';
 import { mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
+import { macBytes, parseMac as parseMacAddress, rssKeyFromHex } from '@bypass/net';
 import { driverFactory, driverNames, type EthDriver, type PortContext } from './driver.js';
 import { EthDevError } from './errors.js';
 import {
@@ -142,13 +143,15 @@ function addPort(t: PortTable, v: VdevSpec): number {
   return t.add({ name: v.name, driver: v.driver, args: v.args, mac, rxq: [], txq: [] });
 }
 
+/** The `mac=` devarg as the six bytes a port's configuration stores. */
 function parseMac(dev: string, text: string): number[] {
-  const m =
-    /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(
-      text,
-    );
-  if (!m) throw new OptionError(`${dev} mac`, text, 'six hex bytes like 02:00:00:00:00:01');
-  return m.slice(1).map((h) => Number.parseInt(h, 16));
+  let mac: number;
+  try {
+    mac = parseMacAddress(text);
+  } catch {
+    throw new OptionError(`${dev} mac`, text, 'six hex bytes like 02:00:00:00:00:01');
+  }
+  return Array.from(macBytes(mac));
 }
 
 function mainOnly(what: string): void {
@@ -239,9 +242,7 @@ export function ethDevConfigure(port: number, conf: EthConf): void {
     throw new EthDevError(`port ${port}: stop it before configuring`);
   checkQueues('rxQueues', conf.rxQueues);
   checkQueues('txQueues', conf.txQueues);
-  if (conf.rss?.key !== undefined && !/^[0-9a-f]{80}$/i.test(conf.rss.key)) {
-    throw new OptionError('rss.key', conf.rss.key, '40 bytes as 80 hex digits');
-  }
+  if (conf.rss?.key !== undefined) rssKeyFromHex(conf.rss.key); // throws OptionError when bad
   const c = t.readConf(port);
   c.rxq = Array.from({ length: conf.rxQueues }, () => ({ size: 0 }));
   c.txq = Array.from({ length: conf.txQueues }, () => ({ size: 0 }));

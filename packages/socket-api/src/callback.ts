@@ -208,6 +208,22 @@ export class CallbackSocket {
     return false;
   }
 
+  /**
+   * Copies as much of `bytes[offset .. offset + length)` as the send buffer takes now and returns
+   * how many bytes that was, queueing nothing (a non-blocking write(2)): 0 means full, wait for
+   * onDrain. Behind bytes that `write` queued it takes none, so the order holds.
+   * After end() or once the connection is closing, reports EPIPE through onError and returns 0.
+   */
+  writeSome(bytes: Uint8Array, offset = 0, length = bytes.length - offset): number {
+    const t = this.tcp;
+    if (this.#endAfterPending || t.finQueued || !writable(t.state)) {
+      this.fail(new SocketError('EPIPE', `write after the connection was ended (${t.stateName})`));
+      return 0;
+    }
+    if (this.#hasPending()) return 0;
+    return t.write(bytes, offset, length, this.runtime.now());
+  }
+
   /** Finishes our side (FIN after everything written). The peer may go on sending. */
   end(): void {
     if (this.#hasPending()) {

@@ -8,11 +8,12 @@ import {
 } from '@bypass/eal';
 import type { PktmbufPool } from '@bypass/mempool';
 import {
+  getMac,
   parseIpv4,
   parseMac,
   Reta,
-  RSS_DEFAULT_KEY,
   registerChecksumMemory,
+  rssKeyFromHex,
   Toeplitz,
 } from '@bypass/net';
 import { ethDevByName, ethDevInfo, ethMacAddr, ethRssRetaQuery, StackPort } from '@bypass/pmd';
@@ -112,19 +113,14 @@ export class NetRuntime {
     let rss: StackOptions['rss'];
     if (useRss) {
       const key = info.rss?.key;
-      const toeplitz = new Toeplitz(
-        key === undefined
-          ? RSS_DEFAULT_KEY
-          : Uint8Array.from(key.match(/../g)?.map((b) => Number.parseInt(b, 16)) ?? []),
-      );
+      const toeplitz = new Toeplitz(rssKeyFromHex(key));
       const entries = ethRssRetaQuery(port);
       const size = 1 << Math.ceil(Math.log2(Math.max(64, Math.min(512, entries.length))));
       const reta = new Reta({ queues: info.rxQueues, size });
       reta.update(entries.slice(0, size));
       rss = { toeplitz, reta, queue };
     }
-    const mac =
-      o.mac ?? Array.from(ethMacAddr(port), (b) => b.toString(16).padStart(2, '0')).join(':');
+    const mac = o.mac ?? getMac(ethMacAddr(port), 0);
     this.stack = new Stack({
       pool,
       mac,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, createServer, listen, type Socket } from '../src/index.js';
+import { type CallbackSocket, connect, createServer, listen, type Socket } from '../src/index.js';
 import { type Pair, startPair } from './pair.js';
 
 let pair: Pair | undefined;
@@ -101,6 +101,57 @@ describe('socket-api smoke', () => {
         `chunk ${i}`,
       ).toBe(true);
     }
+  });
+
+  it('writeSome takes what the send buffer holds, queues nothing, and resumes on onDrain', async () => {
+    pair = await startPair({ tcp: { sendBuffer: 16 * 1024 } });
+    const p = pair;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
+    listen(
+      11,
+      {
+        onConnection: () => ({
+          onData: (_s, b, o, l) => {
+            hash.update(b.subarray(o, o + l));
+            bytes += l;
+          },
+          onEnd: (s) => {
+            s.end();
+            done();
+          },
+        }),
+      },
+      {},
+      p.server,
+    );
+    const data = new Uint8Array(300_000).map((_, i) => (i * 7 + (i >> 9)) & 0xff);
+    let at = 0;
+    const takes: number[] = [];
+    const pump = (s: CallbackSocket) => {
+      for (;;) {
+        const n = s.writeSome(data, at, data.length - at);
+        takes.push(n);
+        expect(s.pendingBytes).toBe(0);
+        at += n;
+        if (at === data.length) {
+          s.end();
+          return;
+        }
+        if (n === 0) return;
+      }
+    };
+    connect('10.0.0.2', 11, { onConnect: pump, onDrain: pump }, {}, p.client);
+    await finished;
+    expect(bytes).toBe(data.length);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    // The first call fills the 16 KiB buffer exactly; later ones stop at 0 and wait for onDrain.
+    expect(takes[0]).toBe(16 * 1024);
+    expect(takes.filter((n) => n === 0).length).toBeGreaterThan(5);
   });
 
   it('node:net Socket and Server: 4 MB echo', async () => {

@@ -50,6 +50,7 @@ import {
   ipv4TotalLength,
   MAC_BROADCAST,
   macIsMulticast,
+  parseCidr,
   parseIpv4,
   parseMac,
   seqAdd,
@@ -69,7 +70,7 @@ import {
 import { TimerWheel } from '@bypass/timer';
 import { ARP_CACHE_DEFAULTS, ArpCache, type ArpCacheOptions } from './iface/arp-cache.js';
 import { Ipv4Reassembler, type Ipv4ReassemblerOptions } from './iface/reassembly.js';
-import { parseCidr, RouteTable } from './iface/routes.js';
+import { RouteTable } from './iface/routes.js';
 import { ConnTable } from './socket/conn-table.js';
 import { type ResolvedTcpOptions, resolveTcpOptions, type TcpOptions } from './socket/options.js';
 import { Segment } from './socket/segment.js';
@@ -336,7 +337,7 @@ export class Stack implements TcpHost {
     }
     this.#macHi = Math.floor(this.mac / 0x1_0000_0000);
     this.#macLo = this.mac >>> 0;
-    const { ip, prefixLen } = parseCidr('ip', String(o.ip));
+    const { ip, prefixLen } = parseCidr(String(o.ip), 'ip');
     this.localIp = ip;
     this.#srcSum = (ip >>> 16) + (ip & 0xffff);
     this.prefixLen = prefixLen;

@@ -74,6 +74,32 @@ export function toeplitzHash(key: Uint8Array, input: Uint8Array): number {
   return hash >>> 0;
 }
 
+/**
+ * The RSS key in `hex` (two hex digits per byte, as ethdev's `rss.key` and DPDK's testpmd
+ * `port config ... rss-hash-key` take it), or the default key when `hex` is undefined. Throws
+ * OptionError naming `option` when the text is not `RSS_KEY_MIN_LENGTH` bytes of hex.
+ */
+export function rssKeyFromHex(hex: string | undefined, option = 'rss.key'): Uint8Array {
+  if (hex === undefined) return RSS_DEFAULT_KEY;
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex) || hex.length !== RSS_KEY_MIN_LENGTH * 2) {
+    throw new OptionError(
+      option,
+      hex,
+      `${RSS_KEY_MIN_LENGTH} bytes as ${RSS_KEY_MIN_LENGTH * 2} hex digits`,
+    );
+  }
+  const key = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < key.length; i++) key[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return key;
+}
+
+/** The key as lowercase hex, the form `rssKeyFromHex` reads. */
+export function rssKeyToHex(key: Uint8Array): string {
+  let s = '';
+  for (const b of key) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
 /** The shortest key `Toeplitz` accepts: enough for the IPv6 4-tuple (36 bytes of input). */
 export const RSS_KEY_MIN_LENGTH = 40;
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseIpv4, parseMac } from '../address.js';
 import {
   ARP_LEN,
   ARP_OP_REPLY,
@@ -14,8 +15,6 @@ import {
   setArpOper,
 } from './arp.js';
 import { WireError } from './checksum.js';
-import { parseMac } from './ethernet.js';
-import { parseIpv4 } from './ipv4.js';
 
 // who-has 10.77.0.2 tell 10.77.0.1, from 02:00:00:00:00:01 (RFC 826 layout).
 const REQUEST = '0001 0800 06 04 0001 020000000001 0a4d0001 000000000000 0a4d0002';

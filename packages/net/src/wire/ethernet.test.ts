@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { macToString, parseMac } from '../address.js';
 import { WireError } from './checksum.js';
 import {
   ETH_NO_VLAN,
@@ -15,8 +16,6 @@ import {
   ethVlanId,
   MAC_BROADCAST,
   macIsMulticast,
-  macToString,
-  parseMac,
 } from './ethernet.js';
 
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));

@@ -7,7 +7,7 @@
  */
 
 import { get16, set16 } from './bytes.js';
-import { checkInt, checkRoom, WireError } from './checksum.js';
+import { checkInt, checkRoom } from './checksum.js';
 
 // Field offsets (bytes from the start of the frame).
 export const ETH_DST = 0;
@@ -51,22 +51,6 @@ export function setMac(b: Uint8Array, o: number, mac: number): void {
 /** True for a group (multicast or broadcast) address: the I/G bit of the first octet. */
 export function macIsMulticast(mac: number): boolean {
   return Math.floor(mac / 0x100_0000_0000) % 2 === 1;
-}
-/** "02:00:00:00:00:01" for 0x020000000001. Slow path. */
-export function macToString(mac: number): string {
-  return mac
-    .toString(16)
-    .padStart(12, '0')
-    .replace(/(..)(?!$)/g, '$1:');
-}
-/** Parses "02:00:00:00:00:01" (or with '-'); throws WireError for anything else. Slow path. */
-export function parseMac(s: string): number {
-  if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(s)) {
-    throw new WireError(
-      `bad MAC address ${JSON.stringify(s)}: expected six hex octets like 02:00:00:00:00:01`,
-    );
-  }
-  return Number.parseInt(s.replace(/[:-]/g, ''), 16);
 }
 
 export function ethDst(b: Uint8Array, off: number): number {

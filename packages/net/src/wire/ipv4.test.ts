@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ipv4ToString, parseIpv4 } from '../address.js';
 import { sum16, WireError } from './checksum.js';
 import {
   IP_PROTO_UDP,
@@ -21,11 +22,9 @@ import {
   ipv4Parse,
   ipv4Protocol,
   ipv4Src,
-  ipv4ToString,
   ipv4TotalLength,
   ipv4Ttl,
   ipv4VerifyChecksum,
-  parseIpv4,
   setIpv4Fragment,
   setIpv4TotalLength,
 } from './ipv4.js';

@@ -316,19 +316,3 @@ export function ipv4Emit(repr: Ipv4Repr, b: Uint8Array, off: number): number {
   ipv4FillChecksum(b, off);
   return hl;
 }
-
-/** "10.77.0.1" for 0x0a4d0001. Slow path. */
-export function ipv4ToString(ip: number): string {
-  return `${ip >>> 24}.${(ip >>> 16) & 0xff}.${(ip >>> 8) & 0xff}.${ip & 0xff}`;
-}
-/** Parses dotted-quad "10.77.0.1" to a uint32; throws WireError otherwise. Slow path. */
-export function parseIpv4(s: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  const parts = m ? m.slice(1).map(Number) : [];
-  if (parts.length !== 4 || parts.some((p) => p > 255)) {
-    throw new WireError(
-      `bad IPv4 address ${JSON.stringify(s)}: expected a dotted quad like 10.0.0.1`,
-    );
-  }
-  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
-}

@@ -1,6 +1,6 @@
 import { memzoneLookup, ringCreate } from '@bypass/eal';
 import { MbufOlFlag, mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
-import { RSS_DEFAULT_KEY, Toeplitz } from '@bypass/net';
+import { rssKeyFromHex, Toeplitz } from '@bypass/net';
 import { Ring } from '@bypass/ring';
 import type { DriverFactory, EthDriver, PortContext } from '../driver.js';
 import { EthDevError } from '../errors.js';
@@ -46,9 +46,7 @@ import { checkArgNames } from './args.js';
 const rxRingName = (port: string, q: number) => `${port}_rxq${q}`;
 
 function keyOf(conf: PortConf): Uint8Array {
-  const hex = conf.rss?.key;
-  if (hex === undefined) return RSS_DEFAULT_KEY;
-  return Uint8Array.from(hex.match(/../g)!.map((b) => Number.parseInt(b, 16)));
+  return rssKeyFromHex(conf.rss?.key);
 }
 
 /** What a sender needs to know about the port it sends into. */

@@ -1,7 +1,7 @@
 import { OptionError } from '@bypass/atomics-sync';
 import { parseIpv4 } from '@bypass/net';
 import { describe, expect, it } from 'vitest';
-import { parseCidr, RouteTable } from './routes.js';
+import { RouteTable } from './routes.js';
 
 const ip = parseIpv4;
 
@@ -93,38 +93,6 @@ describe('RouteTable', () => {
         '\n',
       ),
     );
-  });
-});
-
-describe('parseCidr', () => {
-  it('parses an address with its prefix length', () => {
-    expect(parseCidr('ip', '10.0.0.2/24')).toEqual({ ip: ip('10.0.0.2'), prefixLen: 24 });
-    expect(parseCidr('ip', '0.0.0.0/0')).toEqual({ ip: 0, prefixLen: 0 });
-    expect(parseCidr('ip', '255.255.255.255/32')).toEqual({ ip: 0xffffffff, prefixLen: 32 });
-  });
-
-  it.each([
-    '10.0.0.2',
-    '10.0.0.2/',
-    '10.0.0.2/33',
-    '10.0.0.256/24',
-    '10.0.0/24',
-    '10.0.0.2/24 ',
-    '10.0.0.2/-1',
-    'a.b.c.d/24',
-    '',
-  ])('rejects %j with an OptionError naming the option and the value', (s) => {
-    expect(() => parseCidr('ip', s)).toThrow(OptionError);
-    expect(() => parseCidr('ip', s)).toThrow(
-      `ip must be an IPv4 address with a prefix length, like 10.0.0.2/24, got ${s}`,
-    );
-    let thrown: unknown;
-    try {
-      parseCidr('route', s);
-    } catch (e) {
-      thrown = e;
-    }
-    expect(thrown).toMatchObject({ name: 'OptionError', option: 'route', value: s });
   });
 });
 

@@ -1,31 +1,11 @@
 import { OptionError } from '@bypass/atomics-sync';
-import { ipv4ToString, parseIpv4 } from '@bypass/net';
+import { ipv4ToString, prefixMask } from '@bypass/net';
 
 /** A route: destinations `dest/prefixLen` go to `gateway` (0: directly connected). */
 export interface Route {
   dest: number;
   prefixLen: number;
   gateway: number;
-}
-
-function maskOf(prefixLen: number): number {
-  return prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
-}
-
-/** Parses "10.0.0.2/24" into address and prefix length; throws OptionError naming `option`. */
-export function parseCidr(option: string, s: string): { ip: number; prefixLen: number } {
-  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(s);
-  const prefixLen = m === null ? Number.NaN : Number(m[2]);
-  if (m === null || prefixLen > 32) {
-    throw new OptionError(option, s, 'an IPv4 address with a prefix length, like 10.0.0.2/24');
-  }
-  let ip: number;
-  try {
-    ip = parseIpv4(m[1]);
-  } catch {
-    throw new OptionError(option, s, 'an IPv4 address with a prefix length, like 10.0.0.2/24');
-  }
-  return { ip, prefixLen };
 }
 
 /**
@@ -46,7 +26,7 @@ export class RouteTable {
     if (!Number.isInteger(route.prefixLen) || route.prefixLen < 0 || route.prefixLen > 32) {
       throw new OptionError('route prefixLen', route.prefixLen, 'an integer from 0 to 32');
     }
-    const dest = (route.dest & maskOf(route.prefixLen)) >>> 0;
+    const dest = (route.dest & prefixMask(route.prefixLen)) >>> 0;
     const i = this.#routes.findIndex((r) => r.dest === dest && r.prefixLen === route.prefixLen);
     const r = { dest, prefixLen: route.prefixLen, gateway: route.gateway >>> 0 };
     if (i >= 0) this.#routes[i] = r;
@@ -56,7 +36,7 @@ export class RouteTable {
   }
 
   remove(dest: number, prefixLen: number): boolean {
-    const d = (dest & maskOf(prefixLen)) >>> 0;
+    const d = (dest & prefixMask(prefixLen)) >>> 0;
     const i = this.#routes.findIndex((r) => r.dest === d && r.prefixLen === prefixLen);
     if (i >= 0) {
       this.#routes.splice(i, 1);
@@ -70,7 +50,8 @@ export class RouteTable {
     const routes = this.#routes;
     for (let i = 0; i < routes.length; i++) {
       const r = routes[i];
-      if ((dst & maskOf(r.prefixLen)) >>> 0 === r.dest) return r.gateway === 0 ? dst : r.gateway;
+      if ((dst & prefixMask(r.prefixLen)) >>> 0 === r.dest)
+        return r.gateway === 0 ? dst : r.gateway;
     }
     return -1;
   }
