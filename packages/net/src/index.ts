@@ -15,5 +15,6 @@ export * from './wire/checksum.js';
 export * from './wire/ethernet.js';
 export * from './wire/icmp.js';
 export * from './wire/ipv4.js';
+export * from './wire/ipv6.js';
 export * from './wire/tcp.js';
 export * from './wire/udp.js';

@@ -31,6 +31,7 @@ export const IPV4_FRAG_OFFSET_MASK = 0x1fff;
 export const IP_PROTO_ICMP = 1;
 export const IP_PROTO_TCP = 6;
 export const IP_PROTO_UDP = 17;
+export const IP_PROTO_SCTP = 132;
 
 export function ipv4Version(b: Uint8Array, off: number): number {
   return b[off + IPV4_VER_IHL] >>> 4;
