@@ -42,9 +42,10 @@ export const ONLY: Record<string, string[]> = {
 
 /**
  * Inside @bypass/tcp (src/), lowest first: a file may import only from its own folder or an
- * earlier one. stack.ts and index.ts sit at the top.
+ * earlier one (wire formats are below them all, in @bypass/net). `stack/` holds the stack's
+ * layers (Ethernet, IPv4, TCP and UDP demultiplexing); stack.ts and index.ts sit at the top.
  */
-export const TCP_LAYERS = ['storage', 'iface', 'socket', '.'];
+export const TCP_LAYERS = ['storage', 'iface', 'socket', 'stack', '.'];
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -137,6 +138,12 @@ export function tcpFolderViolations(root: string): string[] {
   };
   for (const file of sourceFiles(src)) {
     const mine = TCP_LAYERS.indexOf(folderOf(file));
+    if (mine < 0) {
+      problems.push(
+        `${relative(root, file)}: tcp's folder ${folderOf(file)} is not in TCP_LAYERS; add it in order`,
+      );
+      continue;
+    }
     for (const spec of specifiers(readFileSync(file, 'utf8'))) {
       if (!spec.startsWith('.')) continue;
       const target = join(dirname(file), spec);
@@ -214,6 +221,22 @@ function selfTest(): string[] {
         'packages/tcp/src/storage/ring.ts': "import type { S } from '../socket/tcp.js';\n",
       },
       /tcp's storage may not import from socket/,
+    ],
+    [
+      'a tcp socket importing a stack layer',
+      {
+        'packages/tcp/package.json': pkg('tcp'),
+        'packages/tcp/src/socket/tcp.ts': "import type { TcpLayer } from '../stack/tcp.js';\n",
+      },
+      /tcp's socket may not import from stack/,
+    ],
+    [
+      'a tcp folder outside the order',
+      {
+        'packages/tcp/package.json': pkg('tcp'),
+        'packages/tcp/src/misc/x.ts': 'export const x = 1;\n',
+      },
+      /tcp's folder misc is not in TCP_LAYERS/,
     ],
   ];
   for (const [what, files, expected] of cases) {

@@ -77,9 +77,7 @@ function pair(over: Partial<StackOptions> = {}, buffers = 1 << 20): Pair {
     received,
     close() {
       for (const s of [a, b]) {
-        for (let i = 0; i < s.txCount; i++) s.pool.free(s.txQueue[i]);
-        s.txCount = 0;
-        s.close();
+        s.close(); // frees what the tx queue holds
       }
     },
   };
@@ -294,9 +292,9 @@ describe('bulk path: frames and mbufs', () => {
     const pool = PktmbufPool.create(new SharedArrayBuffer(PktmbufPool.bytesFor(o)), 0, o);
     const s = new Stack({ pool, mac: MAC_A, ip: '10.0.0.1/24' });
     for (let align = 0; align < 8; align++) {
-      const m = s.ipAlloc(align);
+      const m = s.ipv4.alloc(align);
       expect(pool.dataOff(m)).toBe(16);
-      expect(s.l4Off).toBe(pool.mtod(m) + 34);
+      expect(s.ipv4.l4Off).toBe(pool.mtod(m) + 34);
       pool.free(m);
     }
     s.close();

@@ -22,6 +22,7 @@ import {
 import type { TimerWheel } from '@bypass/timer';
 import { Assembler } from '../storage/assembler.js';
 import { ByteRing } from '../storage/byte-ring.js';
+import type { TcpListener } from './listener.js';
 import type { ResolvedTcpOptions } from './options.js';
 import type { Segment } from './segment.js';
 
@@ -187,7 +188,10 @@ export interface TcpHost {
   ipAlloc(l4Align?: number): number;
   /** Finishes and queues a packet `ipAlloc` began (L4 checksum, IPv4 header, next hop). */
   ipSend(m: number, dst: number, proto: number, l4Len: number, now: number, tsoSegsz: number): void;
-  /** The connection could not send everything (no mbuf or a full tx queue): call `output` again later. */
+  /**
+   * The connection could not send everything (no mbuf or a full tx queue): call its
+   * `runDeferred` once there is room (once per call: the socket asks only when not waiting).
+   */
   deferOutput(socket: TcpSocket): void;
   /** Call `flushAckAtPoll` at the next poll (once per `ackAtPoll` set). */
   ackAtPoll(socket: TcpSocket): void;
@@ -195,8 +199,6 @@ export interface TcpHost {
   release(socket: TcpSocket): void;
   /** RFC 5961 7: whether another challenge ACK fits in this second's budget. */
   challengeAckAllowed(now: number): boolean;
-  /** A passive open completed: hand the connection to its listener. */
-  established(socket: TcpSocket, now: number): void;
 }
 
 const S = TcpState;
@@ -233,7 +235,7 @@ export class TcpSocket {
   /** Source and destination port as the header's first 32-bit word. */
   readonly portsWord: number;
   /** The connection table hash (the RSS hash of the flow when the stack has RSS). */
-  hash = 0;
+  readonly hash: number;
   /** Index in the connection table, or -1. */
   slot = -1;
   /** The wheel timer, or -1. */
@@ -344,8 +346,10 @@ export class TcpSocket {
     localPort: number,
     remoteIp: number,
     remotePort: number,
+    hash: number,
   ) {
     this.host = host;
+    this.hash = hash;
     this.options = options;
     this.handlers = handlers;
     this.localPort = localPort;
@@ -390,14 +394,27 @@ export class TcpSocket {
 
   /** Active open (RFC 9293 3.10.1): sends the SYN. */
   openActive(iss: number, tsOffset: number, now: number): void {
+    this.timer = this.host.timers.create(onTcpTimer, this);
     this.initSend(iss, tsOffset);
     this.state = S.SYN_SENT;
     this.host.tcpStats.activeOpens++;
     this.sendSyn(now);
   }
 
-  /** Passive open from a listener's SYN (already parsed into `seg`): sends the SYN-ACK. */
-  openPassive(seg: Segment, iss: number, tsOffset: number, now: number): void {
+  /**
+   * Passive open from `listener`'s SYN (already parsed into `seg`): sends the SYN-ACK. The
+   * connection counts as the listener's half-open one until it is established or closes.
+   */
+  openPassive(
+    listener: TcpListener,
+    seg: Segment,
+    iss: number,
+    tsOffset: number,
+    now: number,
+  ): void {
+    this.timer = this.host.timers.create(onTcpTimer, this);
+    this.listener = listener;
+    listener.halfOpen++;
     this.initSend(iss, tsOffset);
     this.takeSynOptions(seg, now);
     this.irs = seg.seq;
@@ -845,7 +862,7 @@ export class TcpSocket {
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
       this.becameEstablished(now);
-      if (this.listener !== null) this.host.established(this, now);
+      if (this.listener !== null) this.listener.established(this, now);
       else this.handlers.onConnect?.(this);
       if (this.isClosed()) return false;
     }
@@ -1313,7 +1330,7 @@ export class TcpSocket {
         ? host.ipAlloc((sb.buf.byteOffset + sb.indexOf(bufOff) - this.headerLen()) & 7)
         : host.ipAlloc();
     if (m < 0) {
-      host.deferOutput(this);
+      this.defer();
       return false;
     }
     let flags = FLG_ACK;
@@ -1412,7 +1429,7 @@ export class TcpSocket {
     const m = this.host.ipAlloc();
     if (m < 0) {
       this.ackNow = true;
-      this.host.deferOutput(this);
+      this.defer();
       return;
     }
     // SND.MAX, not SND.NXT: after a timeout SND.NXT falls back to SND.UNA while the peer's
@@ -1542,7 +1559,22 @@ export class TcpSocket {
   flushAckAtPoll(now: number): void {
     if (!this.ackAtPoll) return;
     this.ackAtPoll = false;
-    this.sendAck(now);
+    if (this.state !== S.CLOSED) this.sendAck(now);
+  }
+
+  /** The host has room again for the output `deferOutput` put off. */
+  runDeferred(now: number): void {
+    this.deferred = false;
+    if (this.state === S.CLOSED) return;
+    this.output(now);
+    this.flushAck(now);
+  }
+
+  /** Asks the host for `runDeferred` once there is room, unless already waiting. */
+  private defer(): void {
+    if (this.deferred) return;
+    this.deferred = true;
+    this.host.deferOutput(this);
   }
 
   /**
@@ -1739,7 +1771,18 @@ export class TcpSocket {
     this.keepAliveAt = NO_DEADLINE;
     this.closeAt = NO_DEADLINE;
     this.host.release(this);
+    this.timer = -1;
     this.reportClose(error);
+  }
+
+  /**
+   * CLOSED at once, with no segment and no callback: the stack is closing, or a new SYN reopens
+   * this TIME_WAIT pair (RFC 6191).
+   */
+  drop(): void {
+    this.state = S.CLOSED;
+    this.host.release(this);
+    this.timer = -1;
   }
 
   private reportClose(error: TcpErrorCode): void {
@@ -1755,54 +1798,6 @@ export class TcpSocket {
   }
 }
 
-/** What a listener tells the application. */
-export interface TcpListenerHandlers {
-  /**
-   * A connection completed its handshake. Set its handlers here (`socket.handlers = ...`).
-   * Without this handler, connections wait in the accept queue for `accept()`.
-   */
-  onConnection?(socket: TcpSocket): void;
-}
-
-/** A passive socket (RFC 9293 LISTEN) with a SYN backlog and an accept backlog. */
-export class TcpListener {
-  readonly port: number;
-  readonly handlers: TcpListenerHandlers;
-  readonly options: ResolvedTcpOptions;
-  /** Half-open connections (SYN_RECEIVED) allowed at once. */
-  readonly synBacklog: number;
-  /** Established connections waiting for accept() allowed at once. */
-  readonly acceptBacklog: number;
-  halfOpen = 0;
-  readonly acceptQueue: TcpSocket[] = [];
-  closed = false;
-
-  constructor(
-    port: number,
-    handlers: TcpListenerHandlers,
-    options: ResolvedTcpOptions,
-    synBacklog: number,
-    acceptBacklog: number,
-  ) {
-    this.port = port;
-    this.handlers = handlers;
-    this.options = options;
-    this.synBacklog = synBacklog;
-    this.acceptBacklog = acceptBacklog;
-  }
-
-  /** Takes the oldest established connection, or null. */
-  accept(): TcpSocket | null {
-    return this.acceptQueue.shift() ?? null;
-  }
-
-  /** A half-open child closed before it was accepted. */
-  forget(socket: TcpSocket): void {
-    if (socket.state === S.CLOSED && socket.listener === this) {
-      const i = this.acceptQueue.indexOf(socket);
-      if (i >= 0) this.acceptQueue.splice(i, 1);
-      else this.halfOpen--;
-      socket.listener = null;
-    }
-  }
+function onTcpTimer(_timer: number, now: number, s: TcpSocket): void {
+  s.onTimer(now);
 }
