@@ -4,7 +4,8 @@
  * - `iface/`: the ARP cache, IPv4 fragment reassembly, routes;
  * - `storage/`: the byte ring and out-of-order assembler behind TCP's buffers;
  * - `socket/`: TCP (RFC 9293 with its companions) and UDP sockets, the listener, the connection
- *   table;
+ *   table, the RTT estimator (rtt.ts) and the congestion controllers behind one interface
+ *   (congestion/: NewReno, and a registry users add theirs to);
  * - `stack/`: the layers of one stack, one per file: the interface's shared state, Ethernet and
  *   ARP, IPv4 and ICMP, TCP demultiplexing and opens, UDP;
  * - `stack.ts`: the Stack that assembles them on mbufs: frames and `now` in, frames and socket
@@ -13,9 +14,13 @@
 export * from './iface/arp-cache.js';
 export * from './iface/reassembly.js';
 export * from './iface/routes.js';
+export * from './socket/congestion/controller.js';
+export * from './socket/congestion/newreno.js';
+export * from './socket/congestion/registry.js';
 export * from './socket/conn-table.js';
 export * from './socket/listener.js';
 export * from './socket/options.js';
+export * from './socket/rtt.js';
 export * from './socket/segment.js';
 export * from './socket/tcp.js';
 export * from './socket/udp.js';

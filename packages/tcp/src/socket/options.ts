@@ -1,4 +1,5 @@
 import { OptionError } from '@bypass/atomics-sync';
+import { congestionControlNames, hasCongestionControl } from './congestion/registry.js';
 
 /**
  * Per-socket TCP settings. Every default is in TCP_DEFAULTS, and every value is checked in
@@ -47,6 +48,11 @@ export interface TcpOptions {
   initialWindowSegments?: number;
   /** The MSS we announce; default the interface MTU - 40. */
   mss?: number;
+  /**
+   * The congestion controller, by name (Linux's TCP_CONGESTION): 'newreno' (the default), or
+   * one added with registerCongestionControl.
+   */
+  congestionControl?: string;
 }
 
 export type ResolvedTcpOptions = Required<TcpOptions>;
@@ -73,6 +79,7 @@ export const TCP_DEFAULTS: Readonly<ResolvedTcpOptions> = Object.freeze({
   maxOutOfOrderRanges: 32,
   initialWindowSegments: 10,
   mss: 0,
+  congestionControl: 'newreno',
 });
 
 /** Largest window RFC 7323 allows: 2^30 - 1 bytes (scale 14). */
@@ -136,5 +143,11 @@ export function resolveTcpOptions(
   int('maxOutOfOrderRanges', r.maxOutOfOrderRanges, 1, 4096);
   int('initialWindowSegments', r.initialWindowSegments, 1, 1000);
   int('mss', r.mss, 0, 65495);
+  if (typeof r.congestionControl !== 'string' || !hasCongestionControl(r.congestionControl))
+    throw new OptionError(
+      'congestionControl',
+      r.congestionControl,
+      `one of ${congestionControlNames().join(', ')}`,
+    );
   return r;
 }

@@ -22,8 +22,11 @@ import {
 import type { TimerWheel } from '@bypass/timer';
 import { Assembler } from '../storage/assembler.js';
 import { ByteRing } from '../storage/byte-ring.js';
+import type { CongestionController } from './congestion/controller.js';
+import { createCongestionController } from './congestion/registry.js';
 import type { TcpListener } from './listener.js';
 import type { ResolvedTcpOptions } from './options.js';
+import { RttEstimator } from './rtt.js';
 import type { Segment } from './segment.js';
 
 /**
@@ -273,24 +276,21 @@ export class TcpSocket {
   lastAckSent = 0;
   sackPermitted = false;
 
-  // RFC 6298.
-  srtt = 0;
-  rttvar = 0;
-  rto: number;
+  /** RFC 6298's estimator: SRTT, RTTVAR and the RTO. */
+  readonly rtt: RttEstimator;
   /** Consecutive retransmissions of the same data (backoff exponent). */
   retries = 0;
   /** Sequence number being timed without timestamps (Karn), and when it was sent; -1 = none. */
   rttSeq = -1;
   rttSentAt = 0;
 
-  // RFC 5681 / 6582.
-  cwnd = 0;
-  ssthresh = 0x7fffffff;
+  /** The congestion controller (options.congestionControl): cwnd and ssthresh. */
+  readonly cc: CongestionController;
+  // Loss recovery (RFC 5681 3.2, RFC 6582).
   dupAcks = 0;
   inRecovery = false;
+  /** The highest sequence number sent when recovery (or an RTO) began: NewReno's `recover`. */
   recover = 0;
-  /** Bytes acked in congestion avoidance not yet worth a cwnd step. */
-  bytesAcked = 0;
 
   readonly sendBuf: ByteRing;
   readonly recvBuf: ByteRing;
@@ -356,7 +356,8 @@ export class TcpSocket {
     this.remoteIp = remoteIp;
     this.remotePort = remotePort;
     this.portsWord = ((localPort << 16) | remotePort) >>> 0;
-    this.rto = options.rtoInitialMs;
+    this.rtt = new RttEstimator(options.rtoInitialMs, options.rtoMinMs, options.rtoMaxMs);
+    this.cc = createCongestionController(options.congestionControl);
     this.sendBuf = new ByteRing(options.sendBuffer);
     this.recvBuf = new ByteRing(options.recvBuffer);
     this.ooo = new Assembler(options.maxOutOfOrderRanges);
@@ -386,7 +387,22 @@ export class TcpSocket {
 
   /** Smoothed RTT in ms (0 before the first sample). */
   get smoothedRtt(): number {
-    return this.srtt;
+    return this.rtt.srtt;
+  }
+
+  /** The retransmission timeout in ms. */
+  get rto(): number {
+    return this.rtt.rto;
+  }
+
+  /** The congestion window in bytes. */
+  get cwnd(): number {
+    return this.cc.cwnd;
+  }
+
+  /** The slow-start threshold in bytes. */
+  get ssthresh(): number {
+    return this.cc.ssthresh;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -459,7 +475,7 @@ export class TcpSocket {
     this.effMss = this.sndMss - (this.tsEnabled ? TS_OPT_LEN : 0);
     this.rcvMss = Math.min(DEFAULT_PEER_MSS, this.sndMss) - (this.tsEnabled ? TS_OPT_LEN : 0);
     // RFC 6928: IW = min(10 * MSS, max(2 * MSS, 14600)) in general, initialWindowSegments here.
-    this.cwnd = this.options.initialWindowSegments * this.effMss;
+    this.cc.init(this.effMss, this.options.initialWindowSegments);
   }
 
   private ourMss(): number {
@@ -822,15 +838,15 @@ export class TcpSocket {
     this.synAcked = true;
     if (this.retries === 0) {
       if (this.tsEnabled && seg.hasTimestamp && seg.tsecr !== 0) {
-        this.rttSample(this.tsRtt(seg.tsecr, now));
+        this.rtt.sample(this.tsRtt(seg.tsecr, now));
       } else {
-        this.rttSample(now - this.rttSentAt);
+        this.rtt.sample(now - this.rttSentAt);
       }
     } else {
       // RFC 6298 5.7: a retransmitted SYN leaves RTO at 3 s once data flows; RFC 5681 3.1:
       // and the initial window is one segment.
-      this.rto = Math.max(this.rto, 3000);
-      this.cwnd = this.effMss;
+      this.rtt.atLeast(3000);
+      this.cc.init(this.effMss, 1);
     }
     this.retries = 0;
     this.rtoAt = NO_DEADLINE;
@@ -922,12 +938,14 @@ export class TcpSocket {
     const acked = seqSub(ack, this.sndUna);
     const flightBefore = this.flight;
     // RTT (RFC 6298 3, RFC 7323 4.1): timestamps echo; otherwise one timed segment, Karn's rule.
+    let rtt = -1;
     if (this.tsEnabled && seg.hasTimestamp && seg.tsecr !== 0) {
       // RFC 7323 4.1: the echo times the segment that was acked, retransmitted or not.
-      const rtt = this.tsRtt(seg.tsecr, now);
-      if (rtt >= 0) this.rttSample(rtt);
+      rtt = this.tsRtt(seg.tsecr, now);
+      if (rtt >= 0) this.rtt.sample(rtt);
     } else if (this.rttSeq >= 0 && seqGt(ack, this.rttSeq)) {
-      this.rttSample(now - this.rttSentAt);
+      rtt = now - this.rttSentAt;
+      this.rtt.sample(rtt);
       this.rttSeq = -1;
     }
     this.retries = 0;
@@ -947,9 +965,9 @@ export class TcpSocket {
       this.sndBufSeq = seqAdd(this.sndBufSeq, n);
       this.bytesAcknowledged += n;
     }
-    this.congestionOnAck(acked, flightBefore, now);
+    this.congestionOnAck(acked, flightBefore, rtt, now);
     // RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
-    this.rtoAt = seqGt(this.sndMax, this.sndUna) ? now + this.rto : NO_DEADLINE;
+    this.rtoAt = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : NO_DEADLINE;
     // onDrain runs once the whole segment is processed (see input): the application's writes
     // then meet a consistent SND.UNA, window and state.
     if (this.wantDrain && this.sendBuf.free > 0 && !this.finQueued) {
@@ -958,45 +976,26 @@ export class TcpSocket {
     }
   }
 
-  private congestionOnAck(acked: number, flightBefore: number, now: number): void {
+  /** New data acknowledged: NewReno's recovery steps (RFC 6582 3.2), else the controller's growth. */
+  private congestionOnAck(acked: number, flightBefore: number, rtt: number, now: number): void {
     const mss = this.effMss;
+    const cc = this.cc;
     if (this.inRecovery) {
       if (seqGe(this.sndUna, this.recover)) {
-        // RFC 6582 3.2 step 3, full acknowledgment: deflate.
-        const flight = this.flight;
-        this.cwnd = Math.min(this.ssthresh, Math.max(flight, mss) + mss);
+        // Step 3, full acknowledgment: deflate.
+        cc.cwnd = Math.min(cc.ssthresh, Math.max(this.flight, mss) + mss);
         this.inRecovery = false;
         this.dupAcks = 0;
       } else {
         // Partial acknowledgment: retransmit the next hole, deflate by what was acked.
         this.retransmitFirst(now);
-        this.cwnd = this.cwnd - acked > mss ? this.cwnd - acked + mss : mss;
-        this.rtoAt = now + this.rto;
+        cc.cwnd = cc.cwnd - acked > mss ? cc.cwnd - acked + mss : mss;
+        this.rtoAt = now + this.rtt.rto;
       }
       return;
     }
     this.dupAcks = 0;
-    // Grow only while cwnd was the limit (RFC 7661 in spirit: an application- or
-    // receiver-limited flow does not earn a larger window).
-    if (flightBefore + mss < this.cwnd) return;
-    if (this.cwnd < this.ssthresh) {
-      // Slow start (RFC 5681 3.1), up to ssthresh. RFC 3465 counts at most L = 2 segments per
-      // ACK; a stretch ACK (one per receive burst, as this stack and Linux's GRO send them) is
-      // credited with every byte it acknowledges, as Linux's tcp_slow_start does: with L = 2,
-      // one ACK per 32-segment burst would grow cwnd by 2 segments per round trip, not double it.
-      // While ACKs still cover data sent before an RTO (below `recover`), L = 2 stays: RFC 3465
-      // 2.3, a large ACK then says more about the loss than about the path.
-      const grow = seqLt(this.sndUna, this.recover) ? Math.min(acked, 2 * mss) : acked;
-      this.cwnd = Math.min(this.cwnd + grow, this.ssthresh);
-    } else {
-      // Congestion avoidance: one MSS per cwnd acked.
-      this.bytesAcked += acked;
-      if (this.bytesAcked >= this.cwnd) {
-        this.bytesAcked -= this.cwnd;
-        this.cwnd += mss;
-      }
-    }
-    if (this.cwnd > 0x3fffffff) this.cwnd = 0x3fffffff;
+    cc.onAck(acked, flightBefore, mss, seqLt(this.sndUna, this.recover), rtt, now);
   }
 
   private duplicateAck(now: number): void {
@@ -1004,7 +1003,7 @@ export class TcpSocket {
     const mss = this.effMss;
     if (this.inRecovery) {
       // RFC 6582 3.2 step 4: inflate.
-      this.cwnd += mss;
+      this.cc.cwnd += mss;
       return;
     }
     ++this.dupAcks;
@@ -1017,14 +1016,13 @@ export class TcpSocket {
     // one past the highest sequence number sent then), so one window is reduced once.
     if (seqLt(this.sndUna, this.recover)) return;
     // RFC 3042: segments sent by limited transmit do not count in FlightSize here.
-    const flight = this.flight - this.limitedBytes;
-    this.ssthresh = Math.max(flight >>> 1, 2 * mss);
+    this.cc.onLoss(this.flight - this.limitedBytes, mss, now);
     this.recover = this.sndMax;
     this.inRecovery = true;
     this.host.tcpStats.fastRetransmits++;
     this.retransmitFirst(now);
-    this.cwnd = this.ssthresh + 3 * mss;
-    this.rtoAt = now + this.rto;
+    this.cc.cwnd = this.cc.ssthresh + 3 * mss;
+    this.rtoAt = now + this.rtt.rto;
   }
 
   /** Bytes sent by limited transmit since the last new ACK. */
@@ -1042,25 +1040,9 @@ export class TcpSocket {
     const room = seqSub(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
     const len = Math.min(mss, unsent, room);
     if (len <= 0 || this.sndNxt !== this.sndMax) return;
-    if (this.flight + len > this.cwnd + 2 * mss) return;
+    if (this.flight + len > this.cc.cwnd + 2 * mss) return;
     if (len < mss && len < unsent) return; // only what a full-sized segment, or the last data, allows
     if (this.sendData(this.sndNxt, len, false, now)) this.limitedBytes += len;
-  }
-
-  private rttSample(rtt: number): void {
-    const r = Math.max(rtt, 0);
-    if (this.srtt === 0) {
-      // RFC 6298 2.2
-      this.srtt = r > 0 ? r : 0.001;
-      this.rttvar = r / 2;
-    } else {
-      // RFC 6298 2.3, alpha 1/8, beta 1/4
-      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
-      this.srtt = 0.875 * this.srtt + 0.125 * r;
-    }
-    // G = 1 ms (our timestamp clock)
-    const rto = this.srtt + Math.max(1, 4 * this.rttvar);
-    this.rto = Math.min(Math.max(rto, this.options.rtoMinMs), this.options.rtoMaxMs);
   }
 
   private receiveData(b: Uint8Array, off: number, len: number, seq: number, now: number): void {
@@ -1245,7 +1227,7 @@ export class TcpSocket {
     for (;;) {
       const sent = seqSub(this.sndNxt, this.sndBufSeq);
       const unsent = this.sendBuf.length - Math.max(sent, 0);
-      const wnd = Math.min(this.sndWnd, this.cwnd);
+      const wnd = Math.min(this.sndWnd, this.cc.cwnd);
       const usable = seqSub(seqAdd(this.sndUna, wnd), this.sndNxt);
       let len = Math.min(unsent, usable);
       if (len < 0) len = 0;
@@ -1298,7 +1280,7 @@ export class TcpSocket {
   }
 
   private persistInterval(): number {
-    const base = this.srtt > 0 ? this.rto : this.options.rtoInitialMs;
+    const base = this.rtt.measured ? this.rtt.rto : this.options.rtoInitialMs;
     return Math.min(base * 2 ** this.persistBackoff, this.options.rtoMaxMs);
   }
 
@@ -1357,7 +1339,7 @@ export class TcpSocket {
       if (seqGt(end, this.sndMax)) this.sndMax = end;
       else host.tcpStats.retransSegs++;
     }
-    if (this.rtoAt === NO_DEADLINE && (len > 0 || fin)) this.rtoAt = now + this.rto;
+    if (this.rtoAt === NO_DEADLINE && (len > 0 || fin)) this.rtoAt = now + this.rtt.rto;
     return true;
   }
 
@@ -1366,7 +1348,7 @@ export class TcpSocket {
     const m = host.ipAlloc();
     if (m < 0) {
       // Leave it to the retransmission timer.
-      this.rtoAt = now + this.rto;
+      this.rtoAt = now + this.rtt.rto;
       this.armTimer(now);
       return;
     }
@@ -1416,7 +1398,7 @@ export class TcpSocket {
       this.sndMax = this.sndNxt;
     }
     if (ack) this.lastAckSent = this.rcvNxt;
-    this.rtoAt = now + this.rto;
+    this.rtoAt = now + this.rtt.rto;
     this.armTimer(now);
   }
 
@@ -1671,7 +1653,7 @@ export class TcpSocket {
       this.retries++;
       stats.retransSegs++;
       stats.rtoTimeouts++;
-      this.rto = Math.min(this.rto * 2, o.rtoMaxMs);
+      this.rtt.backoff();
       this.sendSyn(now);
       // Closed in SYN_RECEIVED: the FIN goes again behind the SYN-ACK.
       if (this.finSent && this.state === S.FIN_WAIT_1)
@@ -1687,21 +1669,18 @@ export class TcpSocket {
     this.retries++;
     stats.rtoTimeouts++;
     // RFC 5681 3.1 (4) and RFC 6298 5.5-5.7.
-    const mss = this.effMss;
-    if (this.retries === 1) this.ssthresh = Math.max(this.flight >>> 1, 2 * mss);
-    this.cwnd = mss;
-    this.bytesAcked = 0;
+    this.cc.onRto(this.flight, this.effMss, this.retries === 1, now);
     this.inRecovery = false;
     this.dupAcks = 0;
     this.recover = this.sndMax; // RFC 6582 4.2: no fast retransmit for what this RTO resends
-    this.rto = Math.min(this.rto * 2, o.rtoMaxMs);
+    this.rtt.backoff();
     this.rttSeq = -1; // Karn
     // Go back: resend from SND.UNA as the window allows.
     this.sndNxt = this.sndUna;
     if (this.finSent && seqLe(this.sndNxt, this.finSeq)) this.finSent = false;
     this.rtoAt = NO_DEADLINE;
     this.output(now);
-    if (this.rtoAt === NO_DEADLINE) this.rtoAt = now + this.rto;
+    if (this.rtoAt === NO_DEADLINE) this.rtoAt = now + this.rtt.rto;
   }
 
   /**
