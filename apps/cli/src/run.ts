@@ -18,6 +18,7 @@ import {
   STARTUP_INTERRUPTED,
   startupInterrupted,
 } from '@bypass/eal';
+import { parseCidr, tryParseIpv4 } from '@bypass/net';
 import {
   type EthStats,
   ethDevByName,
@@ -33,8 +34,6 @@ import {
 } from '@bypass/pmd';
 import {
   type ListenInfo,
-  parseCidr,
-  parseIPv4,
   TRANSPARENT_LCORE_MODULE,
   type TransparentLcoreArg,
   type TransparentLcoreReport,
@@ -205,12 +204,12 @@ export function parseRunArgs(argv: readonly string[]): RunArgs {
   if (out.app === undefined) throw new RunUsageError('no program given (bypass run [options] APP)');
   if (out.ip === '') throw new RunUsageError('--ip ADDR/PREFIX is required, e.g. --ip 10.0.0.2/24');
   try {
-    parseCidr(out.ip);
-    for (const r of out.routes) parseCidr(r);
+    parseCidr(out.ip, '--ip');
+    for (const r of out.routes) parseCidr(r, '--route');
   } catch (e) {
     throw new RunUsageError((e as Error).message);
   }
-  if (out.gateway !== undefined && parseIPv4(out.gateway) === undefined)
+  if (out.gateway !== undefined && tryParseIpv4(out.gateway) === undefined)
     throw new RunUsageError(`--gateway needs an IPv4 address, got ${JSON.stringify(out.gateway)}`);
   if (out.routes.length > 0 && out.gateway === undefined)
     throw new RunUsageError('--route needs --gateway (the stack sends other subnets to it)');

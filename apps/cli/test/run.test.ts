@@ -95,9 +95,20 @@ describe('bypass run arguments', () => {
     const bad: [string[], RegExp][] = [
       [['--lcores', '0-1', 'app.js'], /--ip ADDR\/PREFIX is required/],
       [['--ip', '10.0.0.2/24'], /no program given/],
-      [['--ip', '10.0.0.2', 'app.js'], /not an IPv4 address with a prefix/],
+      [
+        ['--ip', '10.0.0.2', 'app.js'],
+        /^--ip must be an IPv4 address with a prefix length, like 10\.0\.0\.2\/24, got 10\.0\.0\.2$/,
+      ],
+      [
+        ['--ip', '10.0.0.2/24', '--gateway', '10.0.0.1', '--route', '10.9.0.0/33', 'app.js'],
+        /^--route must be an IPv4 address with a prefix length, like 10\.0\.0\.2\/24, got 10\.9\.0\.0\/33$/,
+      ],
       [['--ip', '10.0.0.2/24', '--wildcard', 'kernel', 'app.js'], /--wildcard is both or stack/],
       [['--ip', '10.0.0.2/24', '--gateway', 'router', 'app.js'], /--gateway needs an IPv4/],
+      [
+        ['--ip', '10.0.0.2/24', '--gateway', '::ffff:10.0.0.1', 'app.js'],
+        /--gateway needs an IPv4 address, got "::ffff:10\.0\.0\.1"/,
+      ],
       [['--ip', '10.0.0.2/24', '--route', '10.9.0.0/16', 'app.js'], /--route needs --gateway/],
       [['--ip', '10.0.0.2/24', '--mtu', '100', 'app.js'], /--mtu needs an integer/],
       [['--ip', '10.0.0.2/24', '--vdev'], /--vdev needs a value/],

@@ -11,3 +11,16 @@ export * as net from './net.js';
 export { connect as netConnect, createConnection, createServer, Server, Socket } from './net.js';
 export * from './runtime.js';
 export * from './transparent.js';
+export * from './transparent-protocol.js';
+export {
+  type ConnectRoute,
+  type ConnectTarget,
+  connectRoute,
+  hostIpv4,
+  isWildcardHost,
+  type ListenInfo,
+  type ListenRoute,
+  type ListenTarget,
+  listenRoute,
+  type WildcardMode,
+} from './transparent-route.js';

@@ -1,8 +1,18 @@
 import { pathToFileURL } from 'node:url';
 import { BroadcastChannel } from 'node:worker_threads';
 import { importModule, lcoreId, stop } from '@bypass/eal';
-import { NetRuntime, type NetRuntimeOptions } from './runtime.js';
-import { installTransparent, type ListenInfo, type WildcardMode } from './transparent.js';
+import { NetRuntime } from './runtime.js';
+import { installTransparent } from './transparent.js';
+import type {
+  TransparentLcoreArg,
+  TransparentLcoreReport,
+  TransparentLcoreResult,
+} from './transparent-protocol.js';
+
+/** The program (the module `bypass run` was given, or one it imports) failed to load. */
+export class ProgramLoadError extends Error {
+  override name = 'ProgramLoadError';
+}
 
 /**
  * What `bypass run` launches on each worker lcore (remoteLaunch(lcore, TRANSPARENT_LCORE_MODULE,
@@ -17,58 +27,6 @@ import { installTransparent, type ListenInfo, type WildcardMode } from './transp
  * is reported as a ProgramLoadError (name: message of the program's error, its stack as the
  * stack), so `bypass run` can say where in the program it failed.
  */
-export interface TransparentLcoreArg {
-  /** The ethdev port (id or name), started by the main thread. */
-  port: number | string;
-  /** This lcore's rx/tx queue. */
-  queue: number;
-  /** The pool the stack sends from (default 'mbuf_pool'). */
-  pool?: string;
-  /** ADDRESS/PREFIX of the stack. */
-  ip: string;
-  gateway?: string;
-  mtu?: number;
-  checksum?: NetRuntimeOptions['checksum'];
-  tsoMaxBytes?: number;
-  /** Wildcard listens: also on the kernel ('both', for one lcore only) or the stack only. */
-  wildcard: WildcardMode;
-  /** More CIDRs to connect to through the stack (via the gateway). */
-  routes?: string[];
-  /** Print each routing decision on stderr. */
-  trace?: boolean;
-  /** The program: an absolute path. */
-  app: string;
-  /** Its arguments (process.argv.slice(2) in the program). */
-  args: string[];
-  /**
-   * A BroadcastChannel name: the lcore posts a TransparentLcoreReport when the program has
-   * loaded and when each of its listen() calls is listening (`bypass run`'s ready line).
-   */
-  channel?: string;
-  /** Print the one-line notice for a listen() that goes to the kernel only (default true). */
-  notices?: boolean;
-}
-
-/** What an lcore posts on `channel`. */
-export type TransparentLcoreReport =
-  | { type: 'loaded'; lcore: number }
-  | { type: 'listening'; lcore: number; listen: ListenInfo };
-
-/** The program (the module `bypass run` was given, or one it imports) failed to load. */
-export class ProgramLoadError extends Error {
-  override name = 'ProgramLoadError';
-}
-
-export interface TransparentLcoreResult {
-  lcore: number;
-  queue: number;
-  polls: number;
-  work: number;
-  /** Frames the lcore's stack took in and sent. */
-  rxFrames: number;
-  txFrames: number;
-}
-
 export async function transparentLcore(arg: TransparentLcoreArg): Promise<TransparentLcoreResult> {
   const runtime = NetRuntime.create({
     port: arg.port,

@@ -1,21 +1,17 @@
-// Transparent mode: the routing decisions (which addresses go to the stack), the node:net /
-// node:http patches on two stacks over net_ring in this thread (no root needed), and
-// `bypass run` starting an unmodified node:http program over net_tap (root and /dev/net/tun; the
-// tap's kernel side lives in a namespace the test creates and removes).
+// Transparent mode: the node:net / node:http patches on two stacks over net_ring in this thread
+// (no root needed), and `bypass run` starting an unmodified node:http program over net_tap (root
+// and /dev/net/tun; the tap's kernel side lives in a namespace the test creates and removes).
+// The routing decisions alone: transparent-route.test.ts.
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OptionError } from '@bypass/atomics-sync';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  connectRoute,
   installTransparent,
-  isWildcardHost,
   type ListenInfo,
-  listenRoute,
-  parseCidr,
-  parseIPv4,
   Socket as StackSocket,
   createServer as stackServer,
   type Transparent,
@@ -26,86 +22,6 @@ import { curl, type RunOptions, RunRig, tapRunUnavailable, until } from './run-r
 // A port nothing else on the machine is likely to hold: the wildcard listen also binds the
 // kernel's port in the root namespace.
 const APP_PORT = 20000 + Math.floor(Math.random() * 20000);
-
-const A = parseCidr('10.0.0.2/24');
-
-describe('routing decisions', () => {
-  it('parses IPv4 literals, IPv4-mapped IPv6 and CIDRs', () => {
-    expect(parseIPv4('10.0.0.2')).toBe(0x0a000002);
-    expect(parseIPv4('::ffff:10.0.0.2')).toBe(0x0a000002);
-    expect(parseIPv4('[::FFFF:10.0.0.2]')).toBe(0x0a000002);
-    for (const bad of ['10.0.0', '10.0.0.256', 'localhost', '::1', '', undefined, 7])
-      expect(parseIPv4(bad)).toBeUndefined();
-    expect(parseCidr('192.168.1.7/16')).toEqual({ ip: 0xc0a80107, prefixLen: 16 });
-    for (const bad of ['10.0.0.2', '10.0.0.2/33', 'x/24', '10.0.0.2/'])
-      expect(() => parseCidr(bad)).toThrow();
-  });
-
-  it('knows the wildcard in every spelling', () => {
-    for (const h of [
-      undefined,
-      null,
-      '',
-      '0.0.0.0',
-      '::',
-      '::0',
-      '0:0:0:0:0:0:0:0',
-      '[::]',
-      '::ffff:0.0.0.0',
-    ])
-      expect(isWildcardHost(h)).toBe(true);
-    for (const h of ['127.0.0.1', '10.0.0.2', '::1', 'localhost', '0.0.0.1'])
-      expect(isWildcardHost(h)).toBe(false);
-  });
-
-  it('listen: the bypass address to the stack, the wildcard to both (or the stack), the rest to the kernel', () => {
-    const r = (t: Parameters<typeof listenRoute>[0], w?: 'both' | 'stack') => listenRoute(t, A, w);
-    expect(r({ host: '10.0.0.2' })).toBe('stack');
-    expect(r({ host: '::ffff:10.0.0.2' })).toBe('stack');
-    expect(r({ host: '10.0.0.2' }, 'stack')).toBe('stack');
-    expect(r({})).toBe('both');
-    expect(r({ host: '0.0.0.0' })).toBe('both');
-    expect(r({ host: '::' })).toBe('both');
-    expect(r({}, 'stack')).toBe('stack');
-    expect(r({ host: '::' }, 'stack')).toBe('stack');
-    for (const host of ['127.0.0.1', '10.0.0.3', 'localhost', '::1', 'example.com'])
-      expect(r({ host })).toBe('kernel');
-    expect(r({ path: '/tmp/x.sock' })).toBe('kernel');
-    expect(r({ fd: 3 })).toBe('kernel');
-    expect(r({ handle: {} })).toBe('kernel');
-    expect(r({ _handle: {} })).toBe('kernel');
-  });
-
-  it('connect: IPv4 literals inside the subnet to the stack, everything else to the kernel', () => {
-    const r = (t: Parameters<typeof connectRoute>[0]) => connectRoute(t, A);
-    for (const host of ['10.0.0.1', '10.0.0.3', '10.0.0.254', '::ffff:10.0.0.9'])
-      expect(r({ host }), host).toBe('stack');
-    for (const host of [
-      '10.0.0.2', // our own address: the kernel reaches it through the tap, the stack cannot
-      '10.0.0.0', // the network
-      '10.0.0.255', // the broadcast
-      '10.0.1.1',
-      '127.0.0.1',
-      'localhost',
-      'example.com',
-      '::1',
-      undefined,
-    ])
-      expect(r({ host }), String(host)).toBe('kernel');
-    expect(r({ path: '/tmp/x.sock' })).toBe('kernel');
-    expect(r({ host: '10.0.0.1', localAddress: '10.0.0.2' })).toBe('stack');
-    expect(r({ host: '10.0.0.1', localAddress: '192.168.0.1' })).toBe('kernel');
-    // More routes through the stack (its gateway), and the edges of small prefixes.
-    expect(connectRoute({ host: '172.16.5.5' }, A, [parseCidr('172.16.0.0/12')])).toBe('stack');
-    expect(connectRoute({ host: '172.32.0.1' }, A, [parseCidr('172.16.0.0/12')])).toBe('kernel');
-    const p31 = parseCidr('10.9.9.0/31');
-    expect(connectRoute({ host: '10.9.9.1' }, p31)).toBe('stack');
-    const p0 = parseCidr('10.0.0.2/0');
-    expect(connectRoute({ host: '8.8.8.8' }, p0)).toBe('stack');
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
 
 let pair: Pair | undefined;
 let transparent: Transparent | undefined;
@@ -169,6 +85,13 @@ describe('the patches, on two stacks over net_ring', () => {
     pair = await startPair();
     const p = pair;
     const listenBefore = net.Server.prototype.listen;
+    // A bad route: OptionError naming the option, and nothing patched.
+    const badRoute = () => installTransparent({ runtime: p.server, routes: ['10.9.0.0'] });
+    expect(badRoute).toThrow(OptionError);
+    expect(badRoute).toThrow(
+      'routes must be an IPv4 address with a prefix length, like 10.0.0.2/24, got 10.9.0.0',
+    );
+    expect(net.Server.prototype.listen).toBe(listenBefore);
     transparent = installTransparent({ runtime: p.server });
     expect(net.Server.prototype.listen).not.toBe(listenBefore);
     const hs = http.createServer((req, res) =>
