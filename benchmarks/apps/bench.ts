@@ -20,10 +20,17 @@
 // CPUs (2 here): bypass runs 1 busy-polling worker lcore (lcore 1) and its main lcore, which only
 // supervises; wrk runs 1 thread, client.mjs 1; the kernel's app runs 1 JS thread.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { machineInfo, median, parseBenchArgs, RESULTS_DIR, round3 } from '@bypass/bench-harness';
+import {
+  machineInfo,
+  median,
+  parseBenchArgs,
+  round3,
+  writeResult,
+  writeSkipped,
+} from '@bypass/bench-harness';
 import {
   DOWNLOAD_BYTES,
   type GetResult,
@@ -321,9 +328,9 @@ function params(topo?: Topology): Record<string, unknown> {
       'geometric mean over the apps of bypass small-GET req/s against the same mean on the kernel (ratio = geometric mean of the per-app req/s ratios); apps that failed on one side are left out and listed under failures',
     ratioOrientation:
       'bypass/kernel, higher is better for bypass: req/s and MB/s as they are, POST time inverted (kernel ms / bypass ms)',
-    kernel: `taskset -c ${SERVER_CPU} node APP in namespace ${topo?.server ?? 'bpas<pid>'}, ${VETH_SERVER_IP}/${PREFIX} on a veth pair whose other end (${VETH_CLIENT_IP}) is in the client namespace; kernel defaults (MTU 1500, veth offloads)`,
+    kernel: `taskset -c ${SERVER_CPU} node APP in namespace ${topo?.server.name ?? 'bpas<pid>'}, ${VETH_SERVER_IP}/${PREFIX} on a veth pair whose other end (${VETH_CLIENT_IP}) is in the client namespace; kernel defaults (MTU 1500, veth offloads)`,
     bypass: `bypass run --lcores ${BYPASS_LCORES} --vdev net_tap0,iface=bpat<pid>x<n> --ip ${TAP_STACK_IP}/${PREFIX} APP (node --import tsx apps/cli/src/main.ts run --code built ...: the lcores run the packages' dist/ on plain node; defaults otherwise: busy polling, 1 ms slice, wildcard both, MTU 1500, tap offload=tso) in the server namespace; its tap interface moved into the client namespace as ${TAP_CLIENT_IP}/${PREFIX}`,
-    client: `wrk and client.mjs in namespace ${topo?.client ?? 'bpac<pid>'}, the same for both sides; each side's receive processing stays on its own CPUs, as on two machines (RPS): the client's interface (veth end or tap) steers it to CPUs ${clientRpsMask()} (hex mask: all but CPU ${SERVER_CPU}), the server's veth end to CPU mask ${serverRpsMask()}`,
+    client: `wrk and client.mjs in namespace ${topo?.client.name ?? 'bpac<pid>'}, the same for both sides; each side's receive processing stays on its own CPUs, as on two machines (RPS): the client's interface (veth end or tap) steers it to CPUs ${clientRpsMask()} (hex mask: all but CPU ${SERVER_CPU}), the server's veth end to CPU mask ${serverRpsMask()}`,
     threads: {
       cpus: availableParallelism(),
       bypass:
@@ -417,34 +424,11 @@ function buildCases(samples: Map<string, Samples>): {
   return { cases, ratios };
 }
 
-function writeResult(result: Record<string, unknown>): void {
-  try {
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(join(RESULTS_DIR, `${BENCH}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  } catch (e) {
-    console.log(`# ${BENCH}: could not write ${RESULTS_DIR}/${BENCH}.json: ${oneLine(e)}`);
-  }
-  // The contract: the very last line of stdout is one JSON object.
-  console.log(JSON.stringify(result));
-}
-
 function skip(reason: string): void {
-  console.log(`# ${BENCH}: skipped: ${reason}`);
-  writeResult({
-    bench: BENCH,
-    metric: METRIC,
-    value: null,
-    min: null,
-    max: null,
-    baseline: { name: 'kernel', value: null },
-    ratio: null,
-    params: params(),
-    machine: machineInfo(),
-    cases: [],
-    date: new Date().toISOString(),
-    quick,
-    skipped: reason,
-  });
+  writeSkipped(
+    { bench: BENCH, metric: METRIC, baseline: 'kernel', params: params(), quick },
+    reason,
+  );
 }
 
 function printTable(cases: Case[]): void {
@@ -493,10 +477,10 @@ async function main(): Promise<void> {
   try {
     const env = makeCert(certDir);
     console.log(
-      `# ${BENCH}: ${apps.map((a) => a.name).join(', ')}; ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}${quick ? ' (quick)' : ''}; client namespace ${topo.client}, server namespace ${topo.server}`,
+      `# ${BENCH}: ${apps.map((a) => a.name).join(', ')}; ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}${quick ? ' (quick)' : ''}; client namespace ${topo.client.name}, server namespace ${topo.server.name}`,
     );
     console.log(
-      `#   kernel: node APP in ${topo.server} at ${VETH_SERVER_IP} over veth; bypass: bypass run --lcores ${BYPASS_LCORES} --vdev net_tap0,iface=TAP --ip ${TAP_STACK_IP}/${PREFIX} APP, TAP moved into ${topo.client}`,
+      `#   kernel: node APP in ${topo.server.name} at ${VETH_SERVER_IP} over veth; bypass: bypass run --lcores ${BYPASS_LCORES} --vdev net_tap0,iface=TAP --ip ${TAP_STACK_IP}/${PREFIX} APP, TAP moved into ${topo.client.name}`,
     );
     console.log(
       `#   per start: wrk -t1 warm-up ${WARMUP_S} s, GET / for ${GET_S} s (64 connections, TLS 16); 1 s of uncounted then ${POSTS} x 1 MiB POST echo; 1 s of uncounted then ${DOWNLOADS} x 10 MiB download`,
@@ -568,7 +552,7 @@ async function main(): Promise<void> {
       `# headline: bypass ${fmt(value)} req/s vs kernel ${fmt(base)} req/s (geometric mean over ${served.map((a) => a.name).join(', ') || 'no app'}): ${fmt(result.ratio)}x`,
     );
     for (const f of failures) console.log(`# FAILED ${f}`);
-    writeResult(result);
+    writeResult(BENCH, result);
   } finally {
     topo.remove();
     removeCert();

@@ -2,7 +2,7 @@
 // GET (report.lua prints its figures as JSON), client.mjs for the 1 MiB POST echo and the 10 MiB
 // download.
 import { join } from 'node:path';
-import { CLIENT, HERE, type RunningApp, runIn } from './servers.js';
+import { CLIENT, HERE, type RunningApp } from './servers.js';
 import { clientCpuList, type Topology } from './topology.js';
 
 export const POST_BYTES = 1 << 20;
@@ -35,12 +35,11 @@ export async function wrkGet(
     join(HERE, 'report.lua'),
     `${app.base}/`,
   ];
-  const r = await runIn(
-    topo,
-    topo.client,
+  const r = await topo.client.run(
     'taskset',
     ['-c', clientCpuList(), 'wrk', ...args],
     (seconds + 15) * 1000,
+    { cwd: HERE },
   );
   const line = r.stdout.split('\n').find((l) => l.startsWith('WRK '));
   if (line === undefined) {
@@ -111,12 +110,11 @@ export async function transfer(
     String(POST_BYTES),
     String(DOWNLOAD_BYTES),
   ];
-  const r = await runIn(
-    topo,
-    topo.client,
+  const r = await topo.client.run(
     'taskset',
     ['-c', clientCpuList(), process.execPath, ...args],
     60_000,
+    { cwd: HERE },
   );
   const last = r.stdout.trim().split('\n').pop() ?? '';
   if (!last.startsWith('{')) {

@@ -144,36 +144,6 @@ function tail(s: string, n = 600): string {
   return one.length > n ? `...${one.slice(-n)}` : one || '(nothing on stderr)';
 }
 
-/** Runs `cmd` in namespace `ns` to completion (killed after `ms`). */
-export function runIn(
-  topo: Topology,
-  ns: string,
-  cmd: string,
-  args: string[],
-  ms: number,
-): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
-  const child = topo.spawn(ns, cmd, args, { cwd: HERE });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  let timedOut = false;
-  const t = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, ms);
-  return new Promise((resolve) => {
-    child.once('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr, timedOut });
-    });
-  });
-}
-
 export interface RunningApp {
   side: Side;
   /** http(s)://ADDR:PORT */
@@ -206,9 +176,10 @@ export async function startApp(
   if (side === 'kernel') {
     // The kernel's app gets the server's CPU, as bypass's worker lcore does (taskset execs node:
     // the child is the app).
-    child = topo.spawn(topo.server, 'taskset', ['-c', String(SERVER_CPU), process.execPath, file], {
+    child = topo.server.spawn('taskset', ['-c', String(SERVER_CPU), process.execPath, file], {
       cwd: HERE,
       env,
+      stdin: 'ignore',
     });
     addr = VETH_SERVER_IP;
   } else {
@@ -228,7 +199,7 @@ export async function startApp(
       `${TAP_STACK_IP}/${PREFIX}`,
       file,
     ];
-    child = topo.spawn(topo.server, process.execPath, args, { cwd: ROOT, env });
+    child = topo.server.spawn(process.execPath, args, { cwd: ROOT, env, stdin: 'ignore' });
     addr = TAP_STACK_IP;
   }
   const out = new Output(child);
@@ -251,12 +222,11 @@ export async function startApp(
     if (tap !== undefined) await topo.adoptTap(tap, START_MS, () => out.alive);
     await out.waitFor(/listening/, START_MS, what);
     const base = `${app.tls ? 'https' : 'http'}://${addr}:${app.port}`;
-    const r = await runIn(
-      topo,
-      topo.client,
+    const r = await topo.client.run(
       process.execPath,
       [CLIENT, 'probe', `${base}/`, String(PROBE_MS)],
       PROBE_MS + 5_000,
+      { cwd: HERE },
     );
     const probe = JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as {
       ok?: boolean;

@@ -5,11 +5,12 @@
 // else: no interface or route of the root namespace is touched.
 //
 // Names carry our pid: namespaces bpac<pid> (client) and bpas<pid> (server), veth ends bpavc<pid>
-// and bpavs<pid>, tap interfaces bpat<pid>x<n>. Everything is removed by remove(), which also
-// runs at process exit (uncaught errors included) and on SIGINT/SIGTERM; namespaces left by a
-// run killed outright (SIGKILL) are removed by removeStale() at the next start.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+// and bpavs<pid>, tap interfaces bpat<pid>x<n>. The namespaces are @bypass/pmd/netns's: removed
+// by remove(), and also at process exit (uncaught errors included) and on SIGINT/SIGTERM;
+// namespaces left by a run killed outright (SIGKILL) are removed at the next start.
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { commandMissing, Netns, removeStale, tapUnavailable } from '@bypass/pmd/netns';
 
 /** Addresses, all inside the two namespaces. */
 export const VETH_CLIENT_IP = '10.97.1.1';
@@ -58,91 +59,39 @@ export function clientCpuList(): string {
 
 /** Why the benchmark cannot run here, or undefined when it can. */
 export function unavailable(): string | undefined {
-  if (process.platform !== 'linux')
-    return `network namespaces need Linux (this is ${process.platform})`;
-  if (process.getuid?.() !== 0)
-    return 'not root: network namespaces, veth pairs and tap devices need CAP_NET_ADMIN';
-  if (spawnSync('ip', ['-V']).status !== 0) return 'iproute2 (ip) is not installed';
-  if (spawnSync('wrk', ['-v']).error !== undefined) return 'wrk is not installed';
-  if (spawnSync('taskset', ['-V']).status !== 0) return 'taskset (util-linux) is not installed';
-  if (availableParallelism() < 2) return 'one CPU: the client needs one besides the server';
-  if (spawnSync('openssl', ['version']).status !== 0) return 'openssl is not installed';
-  return undefined;
+  return (
+    tapUnavailable() ??
+    commandMissing('wrk', ['-v']) ??
+    commandMissing('taskset', ['-V'], 'util-linux') ??
+    (availableParallelism() < 2 ? 'one CPU: the client needs one besides the server' : undefined) ??
+    commandMissing('openssl', ['version'])
+  );
 }
 
-/** Runs a command, returns its stdout; throws with its stderr when it fails. */
-export function sh(cmd: string, args: string[], timeoutMs = 10_000): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, stdio: 'pipe' });
-  } catch (e) {
-    const err = e as Error & { stderr?: string };
-    throw new Error(`apps: ${cmd} ${args.join(' ')}: ${err.stderr?.trim() || err.message}`);
-  }
-}
-
-/** Removes namespaces bpac<pid>/bpas<pid> whose process is gone; returns their names. */
-export function removeStale(): string[] {
-  const out = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
-  const removed: string[] = [];
-  for (const line of out.split('\n')) {
-    const m = /^(bpa[cs])(\d+)\b/.exec(line.trim());
-    if (m === null || Number(m[2]) === process.pid) continue;
-    try {
-      process.kill(Number(m[2]), 0);
-      continue; // still running: not ours to touch
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
-    }
-    spawnSync('ip', ['netns', 'del', `${m[1]}${m[2]}`]);
-    removed.push(`${m[1]}${m[2]}`);
-  }
-  return removed;
-}
-
-/** The two namespaces and the veth pair; children started with spawn() die with it. */
+/** The two namespaces and the veth pair; children started in them die with them. */
 export class Topology {
-  readonly client = `bpac${process.pid}`;
-  readonly server = `bpas${process.pid}`;
+  readonly client: Netns;
+  readonly server: Netns;
   readonly vethClient = `bpavc${process.pid}`.slice(0, 15);
   readonly vethServer = `bpavs${process.pid}`.slice(0, 15);
-  private readonly children = new Set<ChildProcess>();
   private taps = 0;
-  private removed = false;
-  private readonly onSignal = (sig: NodeJS.Signals) => {
-    console.error(`apps: ${sig}: removing the namespaces the benchmark created`);
-    this.remove();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  private readonly onExit = () => this.remove();
 
   constructor() {
-    removeStale();
-    process.once('exit', this.onExit);
-    process.once('SIGINT', this.onSignal);
-    process.once('SIGTERM', this.onSignal);
+    removeStale('bpac');
+    removeStale('bpas');
+    this.client = new Netns(`bpac${process.pid}`);
     try {
-      for (const ns of [this.client, this.server]) {
-        sh('ip', ['netns', 'add', ns]);
-        sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      }
-      sh('ip', [
-        '-n',
-        this.client,
-        'link',
-        'add',
-        this.vethClient,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        this.vethServer,
-        'netns',
-        this.server,
-      ]);
-      this.configure(this.client, this.vethClient, `${VETH_CLIENT_IP}/${PREFIX}`);
+      this.server = new Netns(`bpas${process.pid}`);
+    } catch (e) {
+      this.client.remove();
+      throw e;
+    }
+    try {
+      this.client.addVethTo(this.server, this.vethClient, this.vethServer);
+      this.client.configure(this.vethClient, `${VETH_CLIENT_IP}/${PREFIX}`);
       this.steer(this.client, this.vethClient, clientRpsMask());
       this.steer(this.server, this.vethServer, serverRpsMask());
-      this.configure(this.server, this.vethServer, `${VETH_SERVER_IP}/${PREFIX}`);
+      this.server.configure(this.vethServer, `${VETH_SERVER_IP}/${PREFIX}`);
     } catch (e) {
       this.remove();
       throw e;
@@ -158,62 +107,29 @@ export class Topology {
    * into the client namespace with TAP_CLIENT_IP. Throws after `ms`. */
   async adoptTap(ifname: string, ms: number, alive: () => boolean): Promise<void> {
     const end = performance.now() + ms;
-    while (spawnSync('ip', ['-n', this.server, 'link', 'show', ifname]).status !== 0) {
+    while (spawnSync('ip', ['-n', this.server.name, 'link', 'show', ifname]).status !== 0) {
       if (!alive()) throw new Error(`bypass run ended before it created ${ifname}`);
       if (performance.now() > end) throw new Error(`no interface ${ifname} after ${ms} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    sh('ip', ['-n', this.server, 'link', 'set', ifname, 'netns', this.client]);
-    this.configure(this.client, ifname, `${TAP_CLIENT_IP}/${PREFIX}`);
+    this.client.adopt(ifname, `${TAP_CLIENT_IP}/${PREFIX}`, this.server);
     this.steer(this.client, ifname, clientRpsMask());
   }
 
   /** Sets `ifname`'s receive queues in `ns` to RPS `mask` (sysfs as `ip netns exec` mounts it for
    * the namespace). Throws when the kernel has no RPS (the figures would not compare). */
-  private steer(ns: string, ifname: string, mask: string): void {
+  private steer(ns: Netns, ifname: string, mask: string): void {
     const dir = `/sys/class/net/${ifname}/queues`;
     const script = `for q in ${dir}/rx-*; do echo ${mask} > $q/rps_cpus || exit 1; done; cat ${dir}/rx-0/rps_cpus`;
-    const got = sh('ip', ['netns', 'exec', ns, 'sh', '-c', script]).trim();
+    const got = ns.exec('sh', ['-c', script]).trim();
     if (Number.parseInt(got.replace(/,/g, ''), 16) !== Number.parseInt(mask, 16))
       throw new Error(`apps: ${ifname}: rps_cpus reads ${got}, not ${mask}`);
-  }
-
-  /** Starts `cmd` in namespace `ns` (`ip netns exec` execs it, so the child is the command). */
-  spawn(ns: string, cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }) {
-    const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: opts.cwd,
-      env: opts.env,
-    });
-    this.children.add(c);
-    c.once('exit', () => this.children.delete(c));
-    return c;
-  }
-
-  private configure(ns: string, ifname: string, cidr: string): void {
-    spawnSync('ip', [
-      'netns',
-      'exec',
-      ns,
-      'sysctl',
-      '-qw',
-      `net.ipv6.conf.${ifname}.disable_ipv6=1`,
-    ]);
-    sh('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', ifname]);
-    sh('ip', ['-n', ns, 'link', 'set', ifname, 'up']);
   }
 
   /** Kills the children still running, deletes both namespaces (and so every interface in them).
    * Idempotent. */
   remove(): void {
-    if (this.removed) return;
-    this.removed = true;
-    process.off('exit', this.onExit);
-    process.off('SIGINT', this.onSignal);
-    process.off('SIGTERM', this.onSignal);
-    for (const c of this.children) {
-      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    }
-    for (const ns of [this.client, this.server]) spawnSync('ip', ['netns', 'del', ns]);
+    this.server.remove();
+    this.client.remove();
   }
 }

@@ -21,6 +21,8 @@ import { availableParallelism } from 'node:os';
 import { runBenchmark, type Series } from '@bypass/bench-harness';
 import { PktmbufPool } from '@bypass/mempool';
 import {
+  ETH_HEADER_LEN,
+  IPV4_MIN_HEADER_LEN,
   registerChecksumMemory,
   sharedWasmMemory,
   sum16,
@@ -37,7 +39,7 @@ const durationMs = (quick: boolean) => (quick ? 40 : 250);
 /** Mbufs cycled through per case: the working set is MBUFS * len (146 KB to 4 MiB). */
 const MBUFS = 64;
 /** Ethernet + IPv4 headers: the stack sums the TCP segment at mtod + 34 (2 mod 4). */
-const L4_OFFSET = 14 + 20;
+const L4_OFFSET = ETH_HEADER_LEN + IPV4_MIN_HEADER_LEN;
 
 interface Case {
   name: string;

@@ -16,12 +16,20 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   type BenchResult,
+  type LatencySummary,
+  latencySummary,
+  latencyTable,
   RESULTS_DIR,
   round3,
   runBenchmark,
   type Series,
 } from '@bypass/bench-harness';
-import { otherCores, sampleCpu, schedulingInfo } from '@bypass/bench-tcp-echo/machine';
+import {
+  otherCores,
+  otherCoresBySeries,
+  sampleCpu,
+  schedulingInfo,
+} from '@bypass/bench-tcp-echo/machine';
 import * as hdr from 'hdr-histogram-js';
 import { nodeHttp } from './baseline.js';
 import {
@@ -93,47 +101,15 @@ function series(
   };
 }
 
-function summary(h: hdr.Histogram) {
-  const us = (ns: number) => round3(ns / 1e3);
-  return {
-    p50: us(h.getValueAtPercentile(50)),
-    p90: us(h.getValueAtPercentile(90)),
-    p99: us(h.getValueAtPercentile(99)),
-    p99_9: us(h.getValueAtPercentile(99.9)),
-    max: us(h.maxValue),
-    mean: us(h.mean),
-    count: h.totalCount,
-  };
-}
-
-function pad(s: string, n: number, left = false): string {
-  if (s.length >= n) return s;
-  const fill = ' '.repeat(n - s.length);
-  return left ? fill + s : s + fill;
-}
-
 function extra(result: BenchResult): Record<string, unknown> {
-  const latency: Record<string, ReturnType<typeof summary>> = {};
-  for (const [name, h] of merged) latency[name] = summary(h);
+  const latency: Record<string, LatencySummary> = {};
+  for (const [name, h] of merged) latency[name] = latencySummary(h, 1e3);
   console.log();
   console.log(
     `# latency, µs, every request of the ${result.params.runs} measured runs merged (request written -> response complete, performance.now() in the client thread)`,
   );
-  const head = ['series', 'p50', 'p90', 'p99', 'p99.9', 'max', 'count'];
-  const w = [18, 9, 9, 9, 9, 9, 10];
-  console.log(head.map((c, i) => pad(c, w[i], i > 0)).join('  '));
-  for (const [name, s] of Object.entries(latency)) {
-    const row = [name, s.p50, s.p90, s.p99, s.p99_9, s.max, s.count].map(String);
-    console.log(row.map((c, i) => pad(c, w[i], i > 0)).join('  '));
-  }
-  const others: Record<string, { mean: number; max: number }> = {};
-  let worst = 0;
-  for (const [name, v] of interference) {
-    const mean = v.reduce((a, x) => a + x, 0) / Math.max(1, v.length);
-    const max = Math.max(0, ...v);
-    worst = Math.max(worst, max);
-    others[name] = { mean: round3(mean), max: round3(max) };
-  }
+  for (const line of latencyTable(latency, [18, 9, 9, 9, 9, 9, 10])) console.log(line);
+  const { bySeries: others, worst } = otherCoresBySeries(interference);
   console.log(
     `# other processes on the machine during the measured runs: at most ${round3(worst)} cores in one run`,
   );

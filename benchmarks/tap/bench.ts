@@ -39,19 +39,16 @@
 // The main thread only sleeps during a measurement. The machine's CPUs are shared: rx series use
 // an lcore plus the sender (and the two-queue series two lcores plus the sender).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
   type BenchResult,
-  machineInfo,
   median,
-  RESULTS_DIR,
   round3,
   runBenchmark,
   type Series,
+  writeSkipped,
 } from '@bypass/bench-harness';
 import {
   cleanup,
@@ -62,6 +59,18 @@ import {
   remoteLaunch,
 } from '@bypass/eal';
 import {
+  ETH_HEADER_LEN,
+  ETHERTYPE_IPV4,
+  ethernetEmit,
+  IP_PROTO_UDP,
+  IPV4_MIN_HEADER_LEN,
+  ipv4Emit,
+  parseIpv4,
+  parseMac,
+  UDP_HEADER_LEN,
+  udpEmit,
+} from '@bypass/net';
+import {
   ethDevConfigure,
   ethDevStart,
   ethDevStop,
@@ -69,8 +78,16 @@ import {
   ethStats,
   ethTxQueueSetup,
 } from '@bypass/pmd';
+import { Netns } from '@bypass/pmd/netns';
 import { CTL_ZONE, type LcoreArg, STOP } from './lcore.js';
-import { Netns, type PeerResult, type UdpCounters, unavailable } from './topology.js';
+import {
+  NetnsCounters,
+  type PeerResult,
+  peerResult,
+  peerStarted,
+  type UdpCounters,
+  unavailable,
+} from './topology.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -90,74 +107,43 @@ const PORTS = [
   { queues: 2, net: '10.99.61', mac: '02:00:00:00:00:ab' },
 ];
 
-const payloadOf = (frameBytes: number) => frameBytes - 14 - 20 - 8;
+const payloadOf = (frameBytes: number) =>
+  frameBytes - ETH_HEADER_LEN - IPV4_MIN_HEADER_LEN - UDP_HEADER_LEN;
 
-function ipBytes(ip: string): number[] {
-  return ip.split('.').map(Number);
-}
-
-/** An Ethernet/IPv4/UDP frame of `size` bytes (payload 0x42, UDP checksum 0 = none). */
+/** An Ethernet/IPv4/UDP frame of `size` bytes (DF, TTL 64, payload 0x42, UDP checksum 0 = none). */
 function udpFrame(
   size: number,
-  srcMac: number[],
-  dstMac: number[],
+  srcMac: number,
+  dstMac: number,
   srcIp: string,
   dstIp: string,
   sport: number,
   dport: number,
 ): Uint8Array {
-  const f = new Uint8Array(size).fill(0x42, 42);
-  f.set(dstMac, 0);
-  f.set(srcMac, 6);
-  f[12] = 0x08;
-  f[13] = 0x00;
-  const ip = 14;
-  const ipLen = size - 14;
-  f.set([0x45, 0, ipLen >> 8, ipLen & 0xff, 0, 0, 0x40, 0, 64, 17, 0, 0], ip);
-  f.set(ipBytes(srcIp), ip + 12);
-  f.set(ipBytes(dstIp), ip + 16);
-  let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += (f[ip + i] << 8) | f[ip + i + 1];
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  const csum = ~sum & 0xffff;
-  f[ip + 10] = csum >> 8;
-  f[ip + 11] = csum & 0xff;
-  const udp = ip + 20;
-  const udpLen = size - udp;
-  f.set(
-    [sport >> 8, sport & 0xff, dport >> 8, dport & 0xff, udpLen >> 8, udpLen & 0xff, 0, 0],
-    udp,
+  const f = new Uint8Array(size);
+  const payload = new Uint8Array(payloadOf(size)).fill(0x42);
+  let off = ethernetEmit({ dst: dstMac, src: srcMac, etherType: ETHERTYPE_IPV4 }, f, 0);
+  off += ipv4Emit(
+    {
+      src: parseIpv4(srcIp),
+      dst: parseIpv4(dstIp),
+      protocol: IP_PROTO_UDP,
+      payloadLength: UDP_HEADER_LEN + payload.length,
+      ttl: 64,
+      dontFragment: true,
+    },
+    f,
+    off,
   );
+  udpEmit({ srcPort: sport, dstPort: dport, payload }, f, off);
   return f;
 }
 
-function mac(s: string): number[] {
-  return s.split(':').map((x) => Number.parseInt(x, 16));
-}
-
 function skip(reason: string): void {
-  console.log(`# tap: skipped: ${reason}`);
-  const result = {
-    bench: 'tap',
-    metric: 'Mpps',
-    value: null,
-    min: null,
-    max: null,
-    baseline: { name: 'dgram-rx-64', value: null },
-    ratio: null,
-    params: { quick },
-    machine: machineInfo(),
-    date: new Date().toISOString(),
-    quick,
-    skipped: reason,
-  };
-  try {
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(join(RESULTS_DIR, 'tap.json'), `${JSON.stringify(result, null, 2)}\n`);
-  } catch (e) {
-    console.log(`# tap: could not write ${RESULTS_DIR}/tap.json: ${(e as Error).message}`);
-  }
-  console.log(JSON.stringify(result));
+  writeSkipped(
+    { bench: 'tap', metric: 'Mpps', baseline: 'dgram-rx-64', params: { quick }, quick },
+    reason,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,7 +218,7 @@ async function main(): Promise<void> {
   }
   let ns: Netns;
   try {
-    ns = new Netns();
+    ns = new Netns(`bpbench${process.pid}`);
   } catch (e) {
     skip(`cannot create a network namespace: ${(e as Error).message.split('\n')[0]}`);
     return;
@@ -241,6 +227,7 @@ async function main(): Promise<void> {
   const ifaces = PORTS.map((_, i) => `bptb${base + i}`);
   let started = 0;
   try {
+    const counters = new NetnsCounters(ns);
     await init(
       {
         lcores: '0-2',
@@ -263,10 +250,11 @@ async function main(): Promise<void> {
       }
       ethDevStart(port);
       started++;
-      ns.adopt(ifaces[port], `${p.net}.1/24`, { ip: `${p.net}.2`, mac: p.mac });
+      ns.adopt(ifaces[port], `${p.net}.1/24`);
+      ns.neighbour(ifaces[port], `${p.net}.2`, p.mac);
     });
     const kernelMac = ifaces.map((i) => ns.mac(i));
-    await ns.peer('python3', ['sink.py'], here).started();
+    await peerStarted(ns.peer('python3', ['sink.py'], here));
 
     function launch(port: number, fn: 'rx' | 'tx', burst: number, size: number) {
       Atomics.store(ctl, STOP, 0);
@@ -277,7 +265,7 @@ async function main(): Promise<void> {
           arg.pool = `tx_pool${q + 1}`;
           arg.frame = udpFrame(
             size,
-            mac(p.mac),
+            parseMac(p.mac),
             kernelMac[port],
             `${p.net}.2`,
             `${p.net}.1`,
@@ -307,16 +295,16 @@ async function main(): Promise<void> {
       launch(port, 'rx', burst, size);
       const peer = flood(s, `${p.net}.1`, `${p.net}.2`, 9, size);
       try {
-        await peer.started();
+        await peerStarted(peer);
         await sleep(warmS * 1000);
         const s0 = ethStats(port);
-        const d0 = ns.dev(iface);
+        const d0 = counters.dev(iface);
         const t0 = performance.now();
         await sleep(windowS * 1000);
         const s1 = ethStats(port);
-        const d1 = ns.dev(iface);
+        const d1 = counters.dev(iface);
         const secs = (performance.now() - t0) / 1000;
-        const r = await peer.result();
+        const r = await peerResult(peer);
         await stopLcores();
         const rx = s1.ipackets - s0.ipackets;
         const dropped = d1.txDropped - d0.txDropped;
@@ -346,11 +334,11 @@ async function main(): Promise<void> {
       try {
         await sleep(warmS * 1000);
         const s0 = ethStats(port);
-        const u0 = ns.udp();
+        const u0 = counters.udp();
         const t0 = performance.now();
         await sleep(windowS * 1000);
         const s1 = ethStats(port);
-        const u1 = ns.udp();
+        const u1 = counters.udp();
         const secs = (performance.now() - t0) / 1000;
         await stopLcores();
         note(
@@ -374,18 +362,18 @@ async function main(): Promise<void> {
       );
       let peer: ReturnType<typeof flood> | undefined;
       try {
-        await rcv.started();
+        await peerStarted(rcv);
         peer = flood(sender, `${net}.1`, `${net}.1`, RX_PORT, size);
-        await peer.started();
+        await peerStarted(peer);
         // The receiver's window starts at its first datagram + warm-up: about when this one does.
         await sleep(warmS * 1000);
-        const u0 = ns.udp();
+        const u0 = counters.udp();
         const t0 = performance.now();
         await sleep(windowS * 1000);
-        const u1 = ns.udp();
+        const u1 = counters.udp();
         const secs = (performance.now() - t0) / 1000;
-        const got = await rcv.result();
-        const sent = await peer.result();
+        const got = await peerResult(rcv);
+        const sent = await peerResult(peer);
         const read = u1.inDatagrams - u0.inDatagrams;
         const dropped = u1.rcvbufErrors - u0.rcvbufErrors;
         note(
@@ -421,14 +409,14 @@ async function main(): Promise<void> {
         here,
       );
       try {
-        await peer.started();
+        await peerStarted(peer);
         await sleep(warmS * 1000);
-        const u0 = ns.udp();
+        const u0 = counters.udp();
         const t0 = performance.now();
         await sleep(windowS * 1000);
-        const u1 = ns.udp();
+        const u1 = counters.udp();
         const secs = (performance.now() - t0) / 1000;
-        const r: PeerResult = await peer.result();
+        const r: PeerResult = await peerResult(peer);
         note(`dgram-tx-${size}`, { kernelDroppedMpps: dropRate(u0, u1, secs) }, true);
         return r.sent / r.seconds / 1e6;
       } finally {

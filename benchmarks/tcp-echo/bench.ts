@@ -17,6 +17,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import {
   type BenchResult,
+  type LatencySummary,
+  latencySummary,
+  latencyTable,
   RESULTS_DIR,
   round3,
   runBenchmark,
@@ -25,7 +28,7 @@ import {
 import * as hdr from 'hdr-histogram-js';
 import { nodeNetEcho } from './baseline.js';
 import { DEFAULT_MSG, type EchoOptions, type EchoResult, newHistogram } from './common.js';
-import { otherCores, sampleCpu, schedulingInfo } from './machine.js';
+import { otherCores, otherCoresBySeries, sampleCpu, schedulingInfo } from './machine.js';
 import { bypassEcho } from './subject.js';
 
 const argv = process.argv.slice(2);
@@ -81,39 +84,14 @@ function series(side: Side, connections: number): Series {
   };
 }
 
-function summary(h: hdr.Histogram) {
-  const us = (ns: number) => round3(ns / 1e3);
-  return {
-    p50: us(h.getValueAtPercentile(50)),
-    p90: us(h.getValueAtPercentile(90)),
-    p99: us(h.getValueAtPercentile(99)),
-    p99_9: us(h.getValueAtPercentile(99.9)),
-    max: us(h.maxValue),
-    mean: us(h.mean),
-    count: h.totalCount,
-  };
-}
-
-function pad(s: string, n: number, left = false): string {
-  if (s.length >= n) return s;
-  const fill = ' '.repeat(n - s.length);
-  return left ? fill + s : s + fill;
-}
-
 function latencyExtra(result: BenchResult): Record<string, unknown> {
-  const latency: Record<string, ReturnType<typeof summary>> = {};
-  for (const [name, h] of merged) latency[name] = summary(h);
+  const latency: Record<string, LatencySummary> = {};
+  for (const [name, h] of merged) latency[name] = latencySummary(h, 1e3);
   console.log();
   console.log(
     `# round-trip latency, µs, every request of the ${result.params.runs} measured runs merged (performance.now() around each request, in the client thread)`,
   );
-  const head = ['series', 'p50', 'p90', 'p99', 'p99.9', 'max', 'count'];
-  const w = [14, 9, 9, 9, 9, 9, 10];
-  console.log(head.map((c, i) => pad(c, w[i], i > 0)).join('  '));
-  for (const [name, s] of Object.entries(latency)) {
-    const row = [name, s.p50, s.p90, s.p99, s.p99_9, s.max, s.count].map(String);
-    console.log(row.map((c, i) => pad(c, w[i], i > 0)).join('  '));
-  }
+  for (const line of latencyTable(latency, [14, 9, 9, 9, 9, 9, 10])) console.log(line);
   const value = (name: string) => result.cases.find((c) => c.name === name)!.value;
   const pairs = CONNECTIONS.map((c) => {
     const b = `bypass-c${c}`;
@@ -132,14 +110,7 @@ function latencyExtra(result: BenchResult): Record<string, unknown> {
       `# ${p.connections} connection(s): bypass ${p.bypass.rps} req/s (p99 ${p.bypass.p99} µs) vs node:net ${p.nodeNet.rps} req/s (p99 ${p.nodeNet.p99} µs): ${p.ratio}x req/s, ${p.p99Ratio}x lower p99`,
     );
   }
-  const others: Record<string, { mean: number; max: number }> = {};
-  let worst = 0;
-  for (const [name, v] of interference) {
-    const mean = v.reduce((a, x) => a + x, 0) / Math.max(1, v.length);
-    const max = Math.max(0, ...v);
-    worst = Math.max(worst, max);
-    others[name] = { mean: round3(mean), max: round3(max) };
-  }
+  const { bySeries: others, worst } = otherCoresBySeries(interference);
   console.log(
     `# other processes on the machine during the measured runs: at most ${round3(worst)} cores in one run (per series: ${Object.entries(
       others,

@@ -6,6 +6,7 @@
 // wall time (cores). Linux only; elsewhere it reports NaN.
 import { readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
+import { round3 } from '@bypass/bench-harness';
 
 export interface CpuSample {
   /** ms, performance.now(). */
@@ -41,6 +42,25 @@ export function otherCores(a: CpuSample, b: CpuSample): number {
   if (!(wall > 0)) return Number.NaN;
   const other = b.busyMs - a.busyMs - (b.selfMs - a.selfMs);
   return Math.max(0, other / wall);
+}
+
+/**
+ * Per series, the mean and the largest of otherCores() over its measured runs (round3), and the
+ * largest of all: what a result reports of the rest of the machine.
+ */
+export function otherCoresBySeries(runs: ReadonlyMap<string, readonly number[]>): {
+  bySeries: Record<string, { mean: number; max: number }>;
+  worst: number;
+} {
+  const bySeries: Record<string, { mean: number; max: number }> = {};
+  let worst = 0;
+  for (const [name, v] of runs) {
+    const mean = v.reduce((a, x) => a + x, 0) / Math.max(1, v.length);
+    const max = Math.max(0, ...v);
+    worst = Math.max(worst, max);
+    bySeries[name] = { mean: round3(mean), max: round3(max) };
+  }
+  return { bySeries, worst };
 }
 
 /**

@@ -23,7 +23,8 @@ import {
   patternBuffer,
   resultOf,
 } from '@bypass/bench-tcp-bulk/common';
-import { createVethTopology, type Peer, unavailable, type VethTopology } from './topology.js';
+import { netnsUnavailable, type Peer } from '@bypass/pmd/netns';
+import { createVethTopology, type VethTopology } from './topology.js';
 
 export type { BulkOptions, BulkResult } from '@bypass/bench-tcp-bulk/common';
 
@@ -194,7 +195,7 @@ export async function nodeNetTapBoth(
 }
 
 async function main(): Promise<void> {
-  const reason = unavailable();
+  const reason = netnsUnavailable();
   if (reason !== undefined) {
     console.log(`tcp-tap baseline: cannot run: ${reason}`);
     process.exitCode = 2;

@@ -9,16 +9,15 @@
 //   frame per syscall, software checksums): issue 6's "with and without".
 // - baseline: node:net in the root namespace through the kernel, over a veth pair into the
 //   namespace (baseline.ts, topology.ts).
-// Not root (or no iproute2): the benchmark says why and prints the JSON line with nulls and
-// `skipped`.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Not root (or no iproute2, no tap support): the benchmark says why and prints the JSON line
+// with nulls and `skipped`.
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
-import { machineInfo, RESULTS_DIR, runBenchmark, type Series } from '@bypass/bench-harness';
+import { runBenchmark, type Series, writeSkipped } from '@bypass/bench-harness';
 import { DEFAULT_CHUNK } from '@bypass/bench-tcp-bulk/common';
+import { tapUnavailable } from '@bypass/pmd/netns';
 import { nodeNetTap, type TapBulkFn, type TapBulkOptions } from './baseline.js';
 import { bypassTap } from './subject.js';
-import { createVethTopology, unavailable, type VethTopology } from './topology.js';
+import { createVethTopology, type VethTopology } from './topology.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -27,30 +26,16 @@ const CHUNK = DEFAULT_CHUNK;
 const BENCH = 'tcp-tap';
 
 function skip(reason: string): void {
-  console.log(`# ${BENCH}: skipped: ${reason}`);
-  const result = {
-    bench: BENCH,
-    metric: 'Gbit/s',
-    value: null,
-    min: null,
-    max: null,
-    baseline: { name: 'node-net-veth-to-ns', value: null },
-    ratio: null,
-    params: { bytes: BYTES, chunk: CHUNK, quick },
-    machine: machineInfo(),
-    date: new Date().toISOString(),
-    quick,
-    skipped: reason,
-  };
-  try {
-    mkdirSync(RESULTS_DIR, { recursive: true });
-    writeFileSync(join(RESULTS_DIR, `${BENCH}.json`), `${JSON.stringify(result, null, 2)}\n`);
-  } catch (e) {
-    console.log(
-      `# ${BENCH}: could not write ${RESULTS_DIR}/${BENCH}.json: ${(e as Error).message}`,
-    );
-  }
-  console.log(JSON.stringify(result));
+  writeSkipped(
+    {
+      bench: BENCH,
+      metric: 'Gbit/s',
+      baseline: 'node-net-veth-to-ns',
+      params: { bytes: BYTES, chunk: CHUNK, quick },
+      quick,
+    },
+    reason,
+  );
 }
 
 function series(name: string, describe: string, fn: TapBulkFn, opts: TapBulkOptions): Series {
@@ -68,7 +53,7 @@ function series(name: string, describe: string, fn: TapBulkFn, opts: TapBulkOpti
 }
 
 async function main(): Promise<void> {
-  const reason = unavailable();
+  const reason = tapUnavailable();
   if (reason !== undefined) {
     skip(reason);
     return;

@@ -8,7 +8,15 @@
 import { once } from 'node:events';
 import { MessageChannel, type Worker } from 'node:worker_threads';
 import { Doorbell, startWorker } from '@bypass/atomics-sync';
-import { type BenchResult, round3, runBenchmark, type Series } from '@bypass/bench-harness';
+import {
+  type BenchResult,
+  type LatencySummary,
+  latencySummary,
+  latencyTable,
+  round3,
+  runBenchmark,
+  type Series,
+} from '@bypass/bench-harness';
 import * as hdr from 'hdr-histogram-js';
 import { measureHandoff } from './handoff.js';
 import { measureIdleCpu } from './idle-cpu.js';
@@ -145,29 +153,12 @@ const latencySeries: Series[] = [
   ),
 ];
 
-function pad(s: string, n: number, left = false): string {
-  if (s.length >= n) return s;
-  const fill = ' '.repeat(n - s.length);
-  return left ? fill + s : s + fill;
-}
-
-function summary(h: hdr.Histogram) {
-  return {
-    p50: h.getValueAtPercentile(50),
-    p90: h.getValueAtPercentile(90),
-    p99: h.getValueAtPercentile(99),
-    p99_9: h.getValueAtPercentile(99.9),
-    max: h.maxValue,
-    count: h.totalCount,
-  };
-}
-
 function latencyExtra(result: BenchResult): Record<string, unknown> {
-  const latency: Record<string, ReturnType<typeof summary>> = {};
+  const latency: Record<string, LatencySummary> = {};
   const histograms: Record<string, string> = {};
   const capped: Record<string, number> = {};
   for (const [name, h] of merged) {
-    latency[name] = summary(h);
+    latency[name] = latencySummary(h);
     histograms[name] = hdr.encodeIntoCompressedBase64(h);
     const c = cappedRuns.get(name)!;
     if (c > 0) capped[name] = c;
@@ -179,14 +170,7 @@ function latencyExtra(result: BenchResult): Record<string, unknown> {
     `# latency, all ${result.params.runs} measured runs merged, µs ` +
       `(clock: process.hrtime.bigint, a back-to-back pair costs ${clockNs} ns at p50)`,
   );
-  const head = ['series', 'p50', 'p90', 'p99', 'p99.9', 'max', 'count'];
-  const w = [20, 10, 10, 10, 10, 10, 8];
-  console.log(head.map((c, i) => pad(c, w[i], i > 0)).join('  '));
-  for (const [name, s] of Object.entries(latency)) {
-    const us = [s.p50, s.p90, s.p99, s.p99_9, s.max].map((v) => String(round3(v / 1e3)));
-    const row = [name, ...us, String(s.count)];
-    console.log(row.map((c, i) => pad(c, w[i], i > 0)).join('  '));
-  }
+  for (const line of latencyTable(latency, [20, 10, 10, 10, 10, 10, 8], 1e3)) console.log(line);
   for (const [name, c] of Object.entries(capped)) {
     console.log(`# ${name}: ${c} run(s) hit the ${CAP_MS} ms cap before ${COUNT} iterations`);
   }

@@ -8,14 +8,14 @@
 //   a path that climbs out of the root is 400;
 // - `wrk -t2 -c64 -d5s`: no socket errors, no non-2xx responses (wrk's own report, parsed);
 // - SIGINT: httpd exits 0 and prints its per-lcore totals.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Netns, tapUnavailable } from '@bypass/pmd/netns';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Netns, tapUnavailable } from '../../../packages/pmd/test/netns.js';
 
 function unavailable(): string | undefined {
   const tap = tapUnavailable();
@@ -55,11 +55,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `cmd` inside the namespace; returns its status and output. */
 function inNs(cmd: string, args: string[], timeoutMs = 20_000) {
-  const r = spawnSync('ip', ['netns', 'exec', ns!.name, cmd, ...args], {
-    encoding: 'utf8',
-    timeout: timeoutMs,
-  });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return ns!.execStatus(cmd, args, timeoutMs);
 }
 
 async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
@@ -101,16 +97,11 @@ describe.skipIf(reason !== undefined)('httpd over tap, with curl and wrk', () =>
     writeFileSync(join(dir, 'data.bin'), data);
     writeFileSync(join(dir, 'index.html'), '<p>bypass</p>\n');
     ns = new Netns();
-    inNs('ip', ['link', 'set', 'lo', 'up']);
     // No IPv6 on the interface httpd creates here: no router solicitations to ignore.
     inNs('sysctl', ['-qw', 'net.ipv6.conf.default.disable_ipv6=1']);
-    server = spawn(
-      'ip',
+    server = ns.spawn(
+      process.execPath,
       [
-        'netns',
-        'exec',
-        ns.name,
-        process.execPath,
         '--import',
         'tsx',
         'src/main.ts',
@@ -129,7 +120,7 @@ describe.skipIf(reason !== undefined)('httpd over tap, with curl and wrk', () =>
         '-T',
         '0',
       ],
-      { cwd: APP, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: APP, stdin: 'ignore' },
     );
     server.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     server.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -4,13 +4,26 @@
  * and end stdout with one JSON line that is also written to benchmarks/results/<bench>.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type BenchArgs, parseBenchArgs } from './args.js';
+import { type MachineInfo, machineInfo, pad, RESULTS_DIR } from './report.js';
 import { round3, type Summary, summarise } from './stats.js';
 
 export { BenchArgError, type BenchArgs, parseBenchArgs } from './args.js';
+export {
+  type LatencySummary,
+  latencySummary,
+  latencyTable,
+  type MachineInfo,
+  machineInfo,
+  type PercentileSource,
+  pad,
+  RESULTS_DIR,
+  type SkippedSpec,
+  tableRow,
+  writeResult,
+  writeSkipped,
+} from './report.js';
 export { median, round3, type Summary, summarise } from './stats.js';
 
 /** One series: something measured once per run, returning the metric's value for that run. */
@@ -66,31 +79,15 @@ export interface BenchResult {
   baseline: { name: string; value: number; min: number; max: number; describe: string };
   ratio: number;
   params: Record<string, unknown>;
-  machine: { cpus: number; cpuModel: string; node: string; platform: string };
+  machine: MachineInfo;
   cases: CaseResult[];
   date: string;
   quick: boolean;
   [extra: string]: unknown;
 }
 
-/** Where results go: benchmarks/results/ at the repository root. */
-export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'results');
-
-export function machineInfo(): BenchResult['machine'] {
-  return {
-    cpus: availableParallelism(),
-    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-  };
-}
-
 function ratioOf(subject: number, baseline: number, higherIsBetter: boolean): number {
   return higherIsBetter ? subject / baseline : baseline / subject;
-}
-
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
 
 function fmt(x: number): string {

@@ -1,10 +1,10 @@
 // net_tap against the real Linux kernel, in a network namespace each test creates and removes.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanup, init, pktmbufPoolCreate } from '@bypass/eal';
 import type { PktmbufPool } from '@bypass/mempool';
+import { macBytes } from '@bypass/net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ethDevConfigure,
@@ -18,10 +18,10 @@ import {
   rxBurst,
   txBurst,
 } from '../src/index.js';
+import { commandMissing, Netns, runCommand, tapUnavailable } from '../src/netns.js';
 import { arpReply, etherType, icmpEchoReply, ipProto } from './frames.js';
-import { Netns, sh, tapUnavailable } from './netns.js';
 
-const reason = tapUnavailable();
+const reason = tapUnavailable() ?? commandMissing('ping', ['-V'], 'iputils-ping');
 if (reason) console.log(`tap.test.ts: skipping the tap tests: ${reason}`);
 
 const OUR_MAC = [0x02, 0, 0, 0, 0, 0xaa];
@@ -77,26 +77,6 @@ function send(bytes: Uint8Array): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function run(
-  nsName: string,
-  cmd: string,
-  args: string[],
-): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const c = spawn('ip', ['netns', 'exec', nsName, cmd, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    c.stdout.on('data', (d) => {
-      out += d;
-    });
-    c.stderr.on('data', (d) => {
-      out += d;
-    });
-    c.on('exit', (code) => resolve({ code, out }));
-  });
-}
-
 /** Polls queue `q` of port 0 until `done` or the deadline; `onFrame` sees a copy of each frame. */
 async function pollUntil(
   done: () => boolean,
@@ -122,12 +102,8 @@ describe.skipIf(reason !== undefined)('net_tap against the Linux kernel', () => 
     await startTap(iface, 1, [`net_pcap0,tx_pcap=${capture}`]);
     ns = new Netns();
     ns.adopt(iface, '10.99.7.1/24');
-    const kernelMac = ns
-      .exec('cat', [`/sys/class/net/${iface}/address`])
-      .trim()
-      .split(':')
-      .map((x) => Number.parseInt(x, 16));
-    const ping = run(ns.name, 'ping', ['-c', '1', '-W', '5', '10.99.7.2']);
+    const kernelMac = [...macBytes(ns.mac(iface))];
+    const ping = ns.run('ping', ['-c', '1', '-W', '5', '10.99.7.2'], 20_000);
     let arp: Uint8Array | undefined;
     let echoed = false;
     const copy = new Uint32Array(1);
@@ -160,7 +136,7 @@ describe.skipIf(reason !== undefined)('net_tap against the Linux kernel', () => 
     expect([...a.subarray(22, 28)]).toEqual(kernelMac);
     expect(a.subarray(28, 32).join('.')).toBe('10.99.7.1');
     expect(a.subarray(38, 42).join('.')).toBe('10.99.7.2');
-    expect(result.out).toContain('1 received');
+    expect(result.stdout).toContain('1 received');
     expect(result.code).toBe(0);
     expect(ns.exec('ip', ['neigh', 'show', '10.99.7.2'])).toContain('02:00:00:00:00:aa');
     expect(ethStats(0).opackets).toBe(2);
@@ -171,7 +147,7 @@ describe.skipIf(reason !== undefined)('net_tap against the Linux kernel', () => 
     r.close();
     expect(frames).toBe(ethStats(0).ipackets);
     if (spawnOk('tshark')) {
-      const text = sh('tshark', ['-r', capture, '-T', 'fields', '-e', 'frame.protocols']);
+      const text = runCommand('tshark', ['-r', capture, '-T', 'fields', '-e', 'frame.protocols']);
       expect(text).toContain('eth:ethertype:arp');
       expect(text).toContain('eth:ethertype:ip:icmp:data');
     }
@@ -190,7 +166,7 @@ describe.skipIf(reason !== undefined)('net_tap against the Linux kernel', () => 
       );
       return;
     }
-    const arping = run(ns.name, 'arping', ['-c', '1', '-w', '5', '-I', iface, '10.99.8.2']);
+    const arping = ns.run('arping', ['-c', '1', '-w', '5', '-I', iface, '10.99.8.2'], 20_000);
     let answered = false;
     await pollUntil(
       () => answered,
@@ -206,7 +182,7 @@ describe.skipIf(reason !== undefined)('net_tap against the Linux kernel', () => 
       },
     );
     const r = await arping;
-    expect(r.out.toLowerCase()).toContain('02:00:00:00:00:aa');
+    expect(r.stdout.toLowerCase()).toContain('02:00:00:00:00:aa');
     expect(r.code).toBe(0);
   });
 
@@ -217,7 +193,7 @@ describe.skipIf(reason !== undefined)('net_tap against the Linux kernel', () => 
     ns.adopt(iface, '10.99.10.1/24');
     const flags = ns.exec('cat', [`/sys/class/net/${iface}/tun_flags`]).trim();
     expect(Number.parseInt(flags, 16) & 0x4000).toBe(0x4000); // IFF_VNET_HDR
-    const ping = run(ns.name, 'ping', ['-c', '1', '-W', '5', '10.99.10.2']);
+    const ping = ns.run('ping', ['-c', '1', '-W', '5', '10.99.10.2'], 20_000);
     let echoed = false;
     await pollUntil(
       () => echoed,
@@ -230,7 +206,7 @@ describe.skipIf(reason !== undefined)('net_tap against the Linux kernel', () => 
       },
     );
     const r = await ping;
-    expect(r.out).toContain('1 received');
+    expect(r.stdout).toContain('1 received');
     // A UDP datagram from the kernel: its checksum is left to "hardware", and says so.
     ns.exec('python3', [
       '-c',
@@ -255,17 +231,7 @@ describe.skipIf(reason !== undefined)('net_tap against the Linux kernel', () => 
     await startTap(iface, 2);
     ns = new Netns();
     ns.adopt(iface, '10.99.9.1/24');
-    ns.exec('ip', [
-      'neigh',
-      'replace',
-      '10.99.9.2',
-      'lladdr',
-      '02:00:00:00:00:aa',
-      'dev',
-      iface,
-      'nud',
-      'permanent',
-    ]);
+    ns.neighbour(iface, '10.99.9.2', '02:00:00:00:00:aa');
     const py =
       'import socket\nfor p in range(40000, 40064):\n  s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n' +
       "  s.bind(('10.99.9.1', p))\n  s.sendto(b'x' * 18, ('10.99.9.2', 9))\n  s.close()\n";
@@ -296,7 +262,7 @@ describe.skipIf(reason !== undefined)('net_tap without permission', () => {
       return;
     }
     const fixture = new URL('./fixtures/tap-noperm.ts', import.meta.url).pathname;
-    const out = sh('setpriv', [
+    const out = runCommand('setpriv', [
       '--inh-caps=-net_admin',
       '--bounding-set=-net_admin',
       process.execPath,
@@ -313,11 +279,11 @@ describe.skipIf(reason !== undefined)('net_tap without permission', () => {
 
 function spawnOk(cmd: string): boolean {
   try {
-    sh(cmd, ['--version']);
+    runCommand(cmd, ['--version']);
     return true;
   } catch {
     try {
-      sh(cmd, ['-V']);
+      runCommand(cmd, ['-V']);
       return true;
     } catch {
       return false;

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Netns, tapUnavailable } from '../../pmd/test/netns.js';
+import { Netns, tapUnavailable } from '@bypass/pmd/netns';
 
 export const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** The installed command's entry (what `npx bypass` runs). */
@@ -223,15 +223,7 @@ export class RunRig {
       return run.err.includes('SIGINT or SIGTERM stops');
     });
     const ns = this.ns;
-    const ip = (...a: string[]) => {
-      const r = spawnSync('ip', a, { encoding: 'utf8', timeout: 10_000 });
-      if (r.status !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr}`);
-    };
-    ip('link', 'set', this.iface, 'netns', ns.name);
-    ns.exec('sysctl', ['-qw', `net.ipv6.conf.${this.iface}.disable_ipv6=1`]);
-    ip('-n', ns.name, 'addr', 'add', `${this.peerIp}/24`, 'dev', this.iface);
-    ip('-n', ns.name, 'link', 'set', 'lo', 'up');
-    ip('-n', ns.name, 'link', 'set', this.iface, 'up');
+    ns.adopt(this.iface, `${this.peerIp}/24`);
     if (o.peers) {
       const peers = `
         const http = require('node:http'), net = require('node:net');

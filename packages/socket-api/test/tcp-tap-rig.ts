@@ -4,7 +4,7 @@
 // rig creates (namespace, interface, children, temporary files) goes away in `close()`, which is
 // safe to call after any failure and more than once. Traffic goes only to addresses inside the
 // namespace the rig creates.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -18,8 +18,8 @@ import {
   ethTxQueueSetup,
   StackPort,
 } from '@bypass/pmd';
+import { Netns, tapUnavailable } from '@bypass/pmd/netns';
 import { Stack, type StackOptions } from '@bypass/tcp';
-import { Netns, tapUnavailable } from '../../pmd/test/netns.js';
 
 /** Why these tests cannot run here (tap support, root, python3, tshark), or undefined. */
 export function interopUnavailable(): string | undefined {
@@ -127,18 +127,9 @@ export class TapRig {
     ethRxQueueSetup(0, 0, { size: 1024, mempool: 'interop' });
     ethTxQueueSetup(0, 0, { size: 1024 });
     ethDevStart(0); // creates the interface in this (the root) namespace
-    const ns = new Netns();
-    this.ns = ns;
-    const sh = (args: string[]) => {
-      const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
-      if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
-    };
-    sh(['link', 'set', this.iface, 'netns', ns.name]);
-    // No IPv6 chatter (router solicitations, MLD) in the capture.
-    ns.exec('sysctl', ['-qw', `net.ipv6.conf.${this.iface}.disable_ipv6=1`]);
-    sh(['-n', ns.name, 'addr', 'add', `${this.kernelIp}/24`, 'dev', this.iface]);
-    sh(['-n', ns.name, 'link', 'set', 'lo', 'up']);
-    sh(['-n', ns.name, 'link', 'set', this.iface, 'up']);
+    this.ns = new Netns();
+    // Also turns IPv6 off on it: no router solicitations or MLD in the capture.
+    this.ns.adopt(this.iface, `${this.kernelIp}/24`);
     this.stack = new Stack({
       pool: this.pool,
       mac: OUR_MAC,
@@ -156,9 +147,7 @@ export class TapRig {
 
   /** Runs `cmd args` inside the namespace; its output is collected. */
   spawn(cmd: string, args: string[]): NsChild {
-    const proc = spawn('ip', ['netns', 'exec', this.ns!.name, cmd, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = this.ns!.spawn(cmd, args, { stdin: 'ignore' });
     const child: NsChild = {
       proc,
       result: undefined,
