@@ -4,16 +4,12 @@
 // 2. two lcores (worker threads) pass a token back and forth through shared memory, first busy
 //    polling, then parked on atomics-sync Doorbells, and print the round-trip latency of each.
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
-import { Barrier, Doorbell, runWorker } from '@bypass/atomics-sync';
+import { Barrier, Doorbell, OptionError, runWorker } from '@bypass/atomics-sync';
 import { cleanup, init } from '@bypass/eal';
 import { runPktgen } from '@bypass/pktgen';
 import * as hdr from 'hdr-histogram-js';
+import { parseFlags } from './flags.js';
 import type { PingPongData, PingResult, WaitMode } from './pingpong.js';
-
-export class DemoOptionError extends Error {
-  override name = 'DemoOptionError';
-}
 
 export interface DemoOptions {
   roundTrips: number;
@@ -22,31 +18,29 @@ export interface DemoOptions {
   pktgenSeconds: number;
 }
 
+/** Parses the classic demo's options; throws OptionError naming a bad one. */
 export function parseDemoArgs(argv: string[]): DemoOptions {
-  const { values } = parseArgs({
-    args: argv.filter((a) => a !== '--'),
-    options: {
+  const values = parseFlags(
+    'classic demo',
+    argv.filter((a) => a !== '--'),
+    {
       'round-trips': { type: 'string', default: '30000' },
       'pktgen-seconds': { type: 'string', default: '4' },
       mode: { type: 'string', default: 'spin,park' },
     },
-  });
+  );
   const roundTrips = Number(values['round-trips']);
-  if (!Number.isInteger(roundTrips) || roundTrips < 1) {
-    throw new DemoOptionError(
-      `--round-trips must be a positive integer, got ${values['round-trips']}`,
-    );
-  }
-  const modes = String(values.mode).split(',') as WaitMode[];
-  for (const m of modes) {
-    if (m !== 'spin' && m !== 'park') {
-      throw new DemoOptionError(`--mode must be spin, park or spin,park; got ${m}`);
-    }
-  }
+  if (!Number.isInteger(roundTrips) || roundTrips < 1)
+    throw new OptionError('--round-trips', values['round-trips'], 'a positive integer');
+  const modes = values.mode.split(',') as WaitMode[];
+  if (modes.some((m) => m !== 'spin' && m !== 'park'))
+    throw new OptionError('--mode', values.mode, 'spin, park or spin,park');
   const pktgenSeconds = Number(values['pktgen-seconds']);
   if (!Number.isFinite(pktgenSeconds) || pktgenSeconds < 0) {
-    throw new DemoOptionError(
-      `--pktgen-seconds must be a number >= 0, got ${values['pktgen-seconds']}`,
+    throw new OptionError(
+      '--pktgen-seconds',
+      values['pktgen-seconds'],
+      'a number of seconds >= 0 (0 skips pktgen)',
     );
   }
   return { roundTrips, modes, pktgenSeconds };

@@ -10,10 +10,11 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { OptionError } from '@bypass/atomics-sync';
 import { cleanup, init, log, STARTUP_INTERRUPTED, startupInterrupted } from '@bypass/eal';
 import { type HttpdLcoreResult, parseHttpdArgs, runHttpd, runHttpdLoad } from '@bypass/httpd';
 import type { BackToBackResult, LoadProgress } from '@bypass/loadgen';
+import { cidrToString, ipv4ToString, parseCidr } from '@bypass/net';
 import {
   intervalLog,
   percentileText,
@@ -22,10 +23,7 @@ import {
   writeReport,
 } from '@bypass/report';
 import { runClassic } from './classic.js';
-
-export class StartOptionError extends Error {
-  override name = 'StartOptionError';
-}
+import { parseFlags, type ValueFlags } from './flags.js';
 
 export interface StartOptions {
   durationS: number;
@@ -55,27 +53,31 @@ export const START_USAGE = `pnpm start [-- options]
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-function int(name: string, v: string | undefined, lo: number, hi: number): number {
+function int(name: string, v: string, lo: number, hi: number): number {
   const n = Number(v);
-  if (v === undefined || !/^\d+$/.test(v) || n < lo || n > hi)
-    throw new StartOptionError(`--${name} must be an integer in [${lo}, ${hi}], got ${v}`);
+  if (!/^\d+$/.test(v) || n < lo || n > hi)
+    throw new OptionError(`--${name}`, v, `an integer in [${lo}, ${hi}]`);
   return n;
 }
 
+const START_FLAGS = {
+  duration: { type: 'string', default: '10' },
+  connections: { type: 'string', default: '64' },
+  size: { type: 'string', default: '64' },
+  workers: { type: 'string' },
+  'report-dir': { type: 'string' },
+  vdev: { type: 'string', multiple: true },
+  ip: { type: 'string', default: '10.0.0.2/24' },
+  port: { type: 'string', default: '8080' },
+} as const satisfies ValueFlags;
+
+/** Parses `pnpm start`'s options; throws OptionError naming a bad one. */
 export function parseStartArgs(argv: string[]): StartOptions {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    throw new StartOptionError(`${(e as Error).message}\n${START_USAGE}`);
-  }
-  const v = parsed.values;
+  const v = parseFlags('demo', argv, START_FLAGS);
   const duration = Number(v.duration);
   if (!Number.isFinite(duration) || duration <= 0 || duration > 3600)
-    throw new StartOptionError(`--duration must be seconds in (0, 3600], got ${v.duration}`);
-  const ip = String(v.ip);
-  if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(ip))
-    throw new StartOptionError(`--ip must be an address and prefix like 10.0.0.2/24, got ${ip}`);
+    throw new OptionError('--duration', v.duration, 'seconds in (0, 3600]');
+  const ip = cidrToString(parseCidr(v.ip, '--ip'));
   return {
     durationS: duration,
     connections: int('connections', v.connections, 1, 65536),
@@ -91,22 +93,6 @@ export function parseStartArgs(argv: string[]): StartOptions {
     port: int('port', v.port, 1, 65535),
     reportDir: resolve(v['report-dir'] ?? resolve(REPO_ROOT, 'reports')),
   };
-}
-
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      duration: { type: 'string', default: '10' },
-      connections: { type: 'string', default: '64' },
-      size: { type: 'string', default: '64' },
-      workers: { type: 'string' },
-      'report-dir': { type: 'string' },
-      vdev: { type: 'string', multiple: true },
-      ip: { type: 'string', default: '10.0.0.2/24' },
-      port: { type: 'string', default: '8080' },
-    },
-  });
 }
 
 /** One status line: in place on a terminal, one line per call otherwise. */
@@ -264,9 +250,11 @@ export async function runTap(o: StartOptions, print: (line: string) => void = co
   await init({ lcores, pin: false, vdevs: o.vdevs }, { handleSignals: true });
   try {
     const args = parseHttpdArgs(['--ip', o.ip, '--port', String(o.port), '--size', String(o.size)]);
-    const [addr, prefix] = o.ip.split('/');
-    const octets = addr.split('.');
-    const peer = [...octets.slice(0, 3), octets[3] === '1' ? '2' : '1'].join('.');
+    const cidr = parseCidr(o.ip, '--ip');
+    const addr = ipv4ToString(cidr.ip);
+    const prefix = cidr.prefixLen;
+    // The kernel side takes the neighbouring address: .1 for .2, .2 for anything else.
+    const peer = ipv4ToString(((cidr.ip & ~0xff) | ((cidr.ip & 0xff) === 1 ? 2 : 1)) >>> 0);
     const iface = /(?:^|,)iface=([^,]+)/.exec(o.vdevs[0])?.[1] ?? 'bp0';
     print(`bypass demo: httpd on ${o.vdevs.join(' ')} at ${o.ip}, port ${o.port}; Ctrl-C stops.`);
     print(`  give the kernel side an address:  sudo ip addr add ${peer}/${prefix} dev ${iface}`);
@@ -302,7 +290,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     if (startupInterrupted(err)) {
       log(5, 'EAL', STARTUP_INTERRUPTED);
       code = 0;
-    } else console.error(err instanceof StartOptionError ? `${err.name}: ${err.message}` : err);
+    } else console.error(err instanceof OptionError ? `${err.name}: ${err.message}` : err);
   }
   process.exit(code);
 }

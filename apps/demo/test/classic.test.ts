@@ -1,6 +1,13 @@
+import { OptionError } from '@bypass/atomics-sync';
 import * as hdr from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
-import { DemoOptionError, parseDemoArgs, pingPong, pktgenPart } from '../src/classic.js';
+import { parseDemoArgs, pingPong, pktgenPart } from '../src/classic.js';
+
+/** `f` throws an OptionError naming `option` and `value`, with exactly `message`. */
+function expectOptionError(f: () => unknown, option: string, value: unknown, message: string) {
+  expect(f).toThrow(OptionError);
+  expect(f).toThrow(expect.objectContaining({ option, value, message }));
+}
 
 describe('classic demo (--classic)', () => {
   it('parses its options and names a bad one', () => {
@@ -11,9 +18,29 @@ describe('classic demo (--classic)', () => {
       modes: ['park'],
       pktgenSeconds: 0,
     });
-    expect(() => parseDemoArgs(['--round-trips', '0'])).toThrow(DemoOptionError);
-    expect(() => parseDemoArgs(['--mode', 'sleep'])).toThrow(
-      '--mode must be spin, park or spin,park; got sleep',
+    expectOptionError(
+      () => parseDemoArgs(['--round-trips', '0']),
+      '--round-trips',
+      '0',
+      '--round-trips must be a positive integer, got 0',
+    );
+    expectOptionError(
+      () => parseDemoArgs(['--mode', 'spin,sleep']),
+      '--mode',
+      'spin,sleep',
+      '--mode must be spin, park or spin,park, got spin,sleep',
+    );
+    expectOptionError(
+      () => parseDemoArgs(['--pktgen-seconds=-1']),
+      '--pktgen-seconds',
+      '-1',
+      '--pktgen-seconds must be a number of seconds >= 0 (0 skips pktgen), got -1',
+    );
+    expectOptionError(
+      () => parseDemoArgs(['--rounds', '5']),
+      'classic demo option',
+      '--rounds',
+      'classic demo option must be one of --round-trips, --pktgen-seconds, --mode, got --rounds',
     );
   });
 

@@ -3,9 +3,16 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OptionError } from '@bypass/atomics-sync';
 import * as hdr from 'hdr-histogram-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseStartArgs, StartOptionError } from '../src/main.js';
+import { parseStartArgs } from '../src/main.js';
+
+/** `f` throws an OptionError naming `option` and `value`, with exactly `message`. */
+function expectOptionError(f: () => unknown, option: string, value: unknown, message: string) {
+  expect(f).toThrow(OptionError);
+  expect(f).toThrow(expect.objectContaining({ option, value, message }));
+}
 
 const DEMO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -24,11 +31,50 @@ describe('pnpm start (httpd + loadgen)', () => {
       vdevs: ['net_tap0,iface=bp0'],
       ip: '10.1.0.2/24',
     });
-    expect(() => parseStartArgs(['--duration', '0'])).toThrow(StartOptionError);
-    expect(() => parseStartArgs(['--connections', 'many'])).toThrow(
+    expectOptionError(
+      () => parseStartArgs(['--duration', '0']),
+      '--duration',
+      '0',
+      '--duration must be seconds in (0, 3600], got 0',
+    );
+    expectOptionError(
+      () => parseStartArgs(['--connections', 'many']),
+      '--connections',
+      'many',
       '--connections must be an integer in [1, 65536], got many',
     );
-    expect(() => parseStartArgs(['--verbose'])).toThrow(StartOptionError);
+    expectOptionError(
+      () => parseStartArgs(['--ip', '10.0.0.2']),
+      '--ip',
+      '10.0.0.2',
+      '--ip must be an IPv4 address with a prefix length, like 10.0.0.2/24, got 10.0.0.2',
+    );
+    const flags =
+      '--duration, --connections, --size, --workers, --report-dir, --vdev, --ip, --port';
+    expectOptionError(
+      () => parseStartArgs(['--verbose']),
+      'demo option',
+      '--verbose',
+      `demo option must be one of ${flags}, got --verbose`,
+    );
+    expectOptionError(
+      () => parseStartArgs(['10']),
+      'demo argument',
+      '10',
+      `demo argument must be one of ${flags}, got 10`,
+    );
+    expectOptionError(
+      () => parseStartArgs(['--size']),
+      '--size',
+      'nothing',
+      '--size must be followed by a value, got nothing',
+    );
+    expectOptionError(
+      () => parseStartArgs(['--duration', '-5']),
+      '--duration',
+      '-5',
+      '--duration must be followed by a value (one that starts with - goes as --duration=-5), got -5',
+    );
   });
 
   it('`pnpm start -- --duration 2` exits 0 and writes a report whose JSON holds requests and a histogram', async () => {

@@ -2,6 +2,7 @@
 // this thread): 8 MB each way on two connections at once, through a small send buffer so that
 // writes come up short and the stash, pause and onDrain all run; the bytes come back in order.
 import { createHash } from 'node:crypto';
+import { OptionError } from '@bypass/atomics-sync';
 import { connect } from '@bypass/socket-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Pair, startPair } from '../../../packages/socket-api/test/pair.js';
@@ -16,6 +17,12 @@ afterEach(async () => {
     expect(leaked).toBe(0);
   }
 });
+
+/** `f` throws an OptionError naming `option` and `value`, with exactly `message`. */
+function expectOptionError(f: () => unknown, option: string, value: unknown, message: string) {
+  expect(f).toThrow(OptionError);
+  expect(f).toThrow(expect.objectContaining({ option, value, message }));
+}
 
 function pattern(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
@@ -94,10 +101,35 @@ describe('echo', () => {
       '--size',
       '100',
     ]);
-    expect(() => parseEchoArgs(['--port', '70000'])).toThrow(
+    expectOptionError(
+      () => parseEchoArgs(['--port', '70000']),
+      '--port',
+      '70000',
       '--port must be an integer in [1, 65535], got 70000',
     );
-    expect(() => parseEchoArgs(['--ip', '10.0.0.2'])).toThrow(/--ip must be an address and prefix/);
-    expect(() => parseEchoArgs(['--fast'])).toThrow(/unknown option --fast/);
+    expectOptionError(
+      () => parseEchoArgs(['--ip', '10.0.0.2']),
+      '--ip',
+      '10.0.0.2',
+      '--ip must be an IPv4 address with a prefix length, like 10.0.0.2/24, got 10.0.0.2',
+    );
+    expectOptionError(
+      () => parseEchoArgs(['-T', 'x']),
+      '-T',
+      'x',
+      '-T must be seconds >= 0, got x',
+    );
+    expectOptionError(
+      () => parseEchoArgs(['--duration', '5h']),
+      '--duration',
+      '5h',
+      '--duration must be a duration like 5, 5s, 500ms or 1m, got 5h',
+    );
+    expectOptionError(
+      () => parseEchoArgs(['--fast']),
+      'echo option',
+      '--fast',
+      'echo option must be one of --ip, --port, --port-id, --gateway, --neighbour, -T, --duration, --loadgen, got --fast',
+    );
   });
 });

@@ -1,6 +1,13 @@
 import { tmpdir } from 'node:os';
+import { OptionError } from '@bypass/atomics-sync';
 import { describe, expect, it } from 'vitest';
 import { parseHttpdArgs } from './httpd.js';
+
+/** `f` throws an OptionError naming `option` and `value`, with exactly `message`. */
+function expectOptionError(f: () => unknown, option: string, value: unknown, message: string) {
+  expect(f).toThrow(OptionError);
+  expect(f).toThrow(expect.objectContaining({ option, value, message }));
+}
 
 describe('httpd options', () => {
   it('parses its own options and the common ones, and names a bad one', () => {
@@ -31,13 +38,41 @@ describe('httpd options', () => {
       '-p',
       '4',
     ]);
-    expect(() => parseHttpdArgs(['--size', '1k'])).toThrow(
+    expectOptionError(
+      () => parseHttpdArgs(['--size', '1k']),
+      '--size',
+      '1k',
       '--size must be a number of bytes in [0, 2^30], got 1k',
     );
-    expect(() => parseHttpdArgs(['--root', '/no/such/dir'])).toThrow(
+    expectOptionError(
+      () => parseHttpdArgs(['--root', '/no/such/dir']),
+      '--root',
+      '/no/such/dir',
       '--root must be an existing folder, got /no/such/dir',
     );
-    expect(() => parseHttpdArgs(['--root', tmpdir(), '--size', '5'])).toThrow(/not both/);
-    expect(() => parseHttpdArgs(['--verbose'])).toThrow(/^unknown option --verbose\nhttpd options/);
+    expectOptionError(
+      () => parseHttpdArgs(['--keepalive-timeout', '1h']),
+      '--keepalive-timeout',
+      '1h',
+      '--keepalive-timeout must be seconds like 60, 60s or 500ms, got 1h',
+    );
+    expectOptionError(
+      () => parseHttpdArgs(['--root', tmpdir(), '--size', '5']),
+      '--size',
+      5,
+      '--size must be left out with --root (serve a fixed response or files, not both), got 5',
+    );
+    expectOptionError(
+      () => parseHttpdArgs(['--verbose']),
+      'httpd option',
+      '--verbose',
+      'httpd option must be one of --size, --root, --keepalive-timeout, --ip, --port, --port-id, --gateway, --neighbour, -T, --duration, --loadgen, got --verbose',
+    );
+    expectOptionError(
+      () => parseHttpdArgs(['--port']),
+      '--port',
+      'nothing',
+      '--port must be an integer in [1, 65535], got nothing',
+    );
   });
 });

@@ -2,6 +2,7 @@
 // worker lcore), or, with `--loadgen ...`, run the load generator against it over back-to-back
 // net_ring ports. runHttpdLoad() is the same back-to-back run as a library call.
 import { existsSync, statSync } from 'node:fs';
+import { OptionError } from '@bypass/atomics-sync';
 import {
   type BackToBackOptions,
   type BackToBackResult,
@@ -10,7 +11,6 @@ import {
   runServer,
   SERVER_USAGE,
   type ServerArgs,
-  ServerOptionError,
 } from '@bypass/loadgen';
 import type { HttpdLcoreResult } from './lcore.js';
 import type { HttpdConfig } from './server.js';
@@ -37,20 +37,26 @@ export function parseHttpdArgs(argv: readonly string[]): HttpdArgs {
         const v = next();
         const n = Number(v);
         if (v === undefined || !/^\d+$/.test(v) || n > 1 << 30)
-          throw new ServerOptionError(`--size must be a number of bytes in [0, 2^30], got ${v}`);
+          throw new OptionError('--size', v ?? 'nothing', 'a number of bytes in [0, 2^30]');
         app.size = n;
         return true;
       }
       if (flag === '--root') {
         const dir = next();
         if (dir === undefined || !existsSync(dir) || !statSync(dir).isDirectory())
-          throw new ServerOptionError(`--root must be an existing folder, got ${dir}`);
+          throw new OptionError('--root', dir ?? 'nothing', 'an existing folder');
         app.root = dir;
         return true;
       }
       if (flag === '--keepalive-timeout') {
-        const m = /^(\d+(?:\.\d+)?)(s|ms)?$/.exec(next() ?? '');
-        if (m === null) throw new ServerOptionError('--keepalive-timeout must be like 60 or 60s');
+        const v = next();
+        const m = /^(\d+(?:\.\d+)?)(s|ms)?$/.exec(v ?? '');
+        if (m === null)
+          throw new OptionError(
+            '--keepalive-timeout',
+            v ?? 'nothing',
+            'seconds like 60, 60s or 500ms',
+          );
         app.keepAliveTimeoutS = m[2] === 'ms' ? Number(m[1]) / 1000 : Number(m[1]);
         return true;
       }
@@ -58,8 +64,13 @@ export function parseHttpdArgs(argv: readonly string[]): HttpdArgs {
     },
     HTTPD_USAGE,
   );
-  if (app.root !== undefined && app.size !== undefined)
-    throw new ServerOptionError('choose --size (a fixed response) or --root (files), not both');
+  if (app.root !== undefined && app.size !== undefined) {
+    throw new OptionError(
+      '--size',
+      app.size,
+      'left out with --root (serve a fixed response or files, not both)',
+    );
+  }
   app.port = args.port;
   return { ...args, app };
 }

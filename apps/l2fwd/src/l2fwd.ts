@@ -1,6 +1,7 @@
 // l2fwd's setup and statistics (DPDK examples/l2fwd): pair the enabled ports (0<->1, 2<->3 ...),
 // give each worker lcore its share of rx ports, start everything, print the statistics block
 // every period, and stop after a duration (or on SIGINT/SIGTERM, through the EAL).
+import { OptionError } from '@bypass/atomics-sync';
 import {
   collectStats,
   lcoreList,
@@ -25,10 +26,6 @@ import {
   ethTxQueueSetup,
 } from '@bypass/pmd';
 import { type LcoreConf, STAT_DROPPED, STAT_RX, STAT_TX, STATS_PER_PORT } from './lcore.js';
-
-export class L2fwdOptionError extends Error {
-  override name = 'L2fwdOptionError';
-}
 
 export interface L2fwdOptions {
   /** Ports to use (bit i = port i); default every port. Needs an even count. */
@@ -65,44 +62,41 @@ export interface L2fwdResult {
   lcores: number;
 }
 
-/** Parses l2fwd's own arguments (after `--`): -p PORTMASK -q N -T PERIOD --duration S --no-mac-updating. */
+const L2FWD_FLAGS = '-p PORTMASK, -q N, -T PERIOD, --duration S, --no-mac-updating';
+
+/** Parses l2fwd's own arguments (after `--`); throws OptionError naming a bad one. */
 export function parseL2fwdArgs(argv: readonly string[]): L2fwdOptions {
   const o: L2fwdOptions = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
       const x = argv[++i];
-      if (x === undefined) throw new L2fwdOptionError(`${a} needs a value`);
+      if (x === undefined) throw new OptionError(a, 'nothing', 'followed by a value');
       return x;
     };
     if (a === '-p') {
       const s = v();
       if (!/^(0x)?[0-9a-f]+$/i.test(s) || Number.parseInt(s, 16) === 0)
-        throw new L2fwdOptionError(`-p must be a non-zero hex port mask, got ${s}`);
+        throw new OptionError('-p', s, 'a non-zero hex port mask like 0x3');
       o.portmask = Number.parseInt(s, 16);
     } else if (a === '-q') {
       const s = v();
       const n = Number(s);
       if (!Number.isInteger(n) || n < 1 || n > 16)
-        throw new L2fwdOptionError(`-q must be an integer in [1, 16], got ${s}`);
+        throw new OptionError('-q', s, 'an integer in [1, 16]');
       o.queuesPerLcore = n;
     } else if (a === '-T') {
       const s = v();
       const n = Number(s);
-      if (!Number.isFinite(n) || n < 0)
-        throw new L2fwdOptionError(`-T must be seconds >= 0, got ${s}`);
+      if (!Number.isFinite(n) || n < 0) throw new OptionError('-T', s, 'seconds >= 0');
       o.periodS = n;
     } else if (a === '--duration') {
       const s = v();
       const n = Number(s);
-      if (!Number.isFinite(n) || n < 0)
-        throw new L2fwdOptionError(`--duration must be seconds >= 0, got ${s}`);
+      if (!Number.isFinite(n) || n < 0) throw new OptionError('--duration', s, 'seconds >= 0');
       o.durationS = n;
     } else if (a === '--no-mac-updating') o.macUpdating = false;
-    else
-      throw new L2fwdOptionError(
-        `unknown l2fwd option ${a}; options: -p PORTMASK -q N -T PERIOD --duration S --no-mac-updating`,
-      );
+    else throw new OptionError('l2fwd option', a, `one of ${L2FWD_FLAGS}`);
   }
   return o;
 }
@@ -116,15 +110,21 @@ export async function runL2fwd(options: L2fwdOptions = {}): Promise<L2fwdResult>
   const mask = options.portmask ?? (1 << nb) - 1;
   const ports = [...Array(nb).keys()].filter((p) => mask & (1 << p));
   if (ports.length === 0 || ports.length % 2 !== 0) {
-    throw new L2fwdOptionError(
-      `l2fwd needs an even number of ports, got ${ports.length} (add --vdev ports or fix -p)`,
+    // Without -p the mask is every port: the fix is then more (or fewer) --vdev ports.
+    throw new OptionError(
+      '-p',
+      `0x${mask.toString(16)}`,
+      `a mask of an even number of existing ports (there are ${nb}; l2fwd forwards 0<->1, 2<->3, ...: add --vdev ports or fix -p)`,
     );
   }
   const workers = lcoreList().filter((l) => l !== mainLcore());
   const perLcore = options.queuesPerLcore ?? 1;
   if (workers.length * perLcore < ports.length) {
-    throw new L2fwdOptionError(
-      `${ports.length} ports need ${Math.ceil(ports.length / perLcore)} worker lcores at -q ${perLcore}; have ${workers.length} (use -l or raise -q)`,
+    const need = Math.ceil(ports.length / perLcore);
+    throw new OptionError(
+      '-l',
+      lcoreList().join(','),
+      `the main lcore and ${need} worker lcore${need === 1 ? '' : 's'} for ${ports.length} ports at -q ${perLcore} (or raise -q)`,
     );
   }
   const dst: number[] = [];

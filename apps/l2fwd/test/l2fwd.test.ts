@@ -1,6 +1,13 @@
+import { OptionError } from '@bypass/atomics-sync';
 import { cleanup, init, pktmbufPoolLookup } from '@bypass/eal';
 import { afterEach, describe, expect, it } from 'vitest';
-import { L2fwdOptionError, parseL2fwdArgs, runL2fwd } from '../src/l2fwd.js';
+import { parseL2fwdArgs, runL2fwd } from '../src/l2fwd.js';
+
+/** `f` throws an OptionError naming `option` and `value`, with exactly `message`. */
+function expectOptionError(f: () => unknown, option: string, value: unknown, message: string) {
+  expect(f).toThrow(OptionError);
+  expect(f).toThrow(expect.objectContaining({ option, value, message }));
+}
 
 afterEach(async () => {
   await cleanup();
@@ -35,12 +42,22 @@ describe('l2fwd', () => {
       { lcores: [0, 1], pin: false, vdevs: ['net_null0', 'net_null1', 'net_null2'] },
       { handleSignals: false },
     );
-    await expect(runL2fwd({ durationS: 0.1 })).rejects.toThrow(
-      'l2fwd needs an even number of ports, got 3',
-    );
-    await expect(runL2fwd({ durationS: 0.1, portmask: 0x3, queuesPerLcore: 1 })).rejects.toThrow(
-      '2 ports need 2 worker lcores at -q 1; have 1 (use -l or raise -q)',
-    );
+    const odd = runL2fwd({ durationS: 0.1 });
+    await expect(odd).rejects.toBeInstanceOf(OptionError);
+    await expect(odd).rejects.toMatchObject({
+      option: '-p',
+      value: '0x7',
+      message:
+        '-p must be a mask of an even number of existing ports (there are 3; l2fwd forwards 0<->1, 2<->3, ...: add --vdev ports or fix -p), got 0x7',
+    });
+    const few = runL2fwd({ durationS: 0.1, portmask: 0x3, queuesPerLcore: 1 });
+    await expect(few).rejects.toBeInstanceOf(OptionError);
+    await expect(few).rejects.toMatchObject({
+      option: '-l',
+      value: '0,1',
+      message:
+        '-l must be the main lcore and 2 worker lcores for 2 ports at -q 1 (or raise -q), got 0,1',
+    });
   });
 
   it('parses its arguments and names a bad one', () => {
@@ -53,8 +70,35 @@ describe('l2fwd', () => {
       durationS: 5,
       macUpdating: false,
     });
-    expect(() => parseL2fwdArgs(['-p', 'zz'])).toThrow(L2fwdOptionError);
-    expect(() => parseL2fwdArgs(['-q', '0'])).toThrow('-q must be an integer in [1, 16], got 0');
-    expect(() => parseL2fwdArgs(['--fast'])).toThrow(/unknown l2fwd option --fast/);
+    expectOptionError(
+      () => parseL2fwdArgs(['-p', 'zz']),
+      '-p',
+      'zz',
+      '-p must be a non-zero hex port mask like 0x3, got zz',
+    );
+    expectOptionError(
+      () => parseL2fwdArgs(['-q', '0']),
+      '-q',
+      '0',
+      '-q must be an integer in [1, 16], got 0',
+    );
+    expectOptionError(
+      () => parseL2fwdArgs(['-T', '-1']),
+      '-T',
+      '-1',
+      '-T must be seconds >= 0, got -1',
+    );
+    expectOptionError(
+      () => parseL2fwdArgs(['--duration']),
+      '--duration',
+      'nothing',
+      '--duration must be followed by a value, got nothing',
+    );
+    expectOptionError(
+      () => parseL2fwdArgs(['--fast']),
+      'l2fwd option',
+      '--fast',
+      'l2fwd option must be one of -p PORTMASK, -q N, -T PERIOD, --duration S, --no-mac-updating, got --fast',
+    );
   });
 });

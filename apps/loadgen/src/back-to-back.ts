@@ -3,7 +3,8 @@
 // ways (the ports' MACs are known), then the merged results, the servers' own results and a
 // check that every mbuf is back in its pool. Benchmarks, tests and the apps' in-memory mode
 // call this on an initialised EAL; the server is any lcore function that takes ServerLcoreArg.
-import { onCleanup, remoteLaunch } from '@bypass/eal';
+import { OptionError } from '@bypass/atomics-sync';
+import { lcoreList, onCleanup, remoteLaunch } from '@bypass/eal';
 import { ethDevByName, ethDevCreate, ethDevInfo, ethDevStop } from '@bypass/pmd';
 import type { ClientLcoreArg } from './lcore.js';
 import { LOADGEN_P99_GAUGE, type LoadLcoreResult } from './load.js';
@@ -16,7 +17,7 @@ import {
   setupPort,
   workerLcores,
 } from './net-app.js';
-import { LoadgenOptionError, type LoadOptions, resolveLoadOptions } from './options.js';
+import { type LoadOptions, resolveLoadOptions } from './options.js';
 import { type LoadResult, mergeLoadResults, printLoadResult } from './report.js';
 import { supervise, waitLcores } from './supervise.js';
 
@@ -104,18 +105,28 @@ function splitLcores(o: BackToBackOptions): { servers: number[]; clients: number
   const servers = o.serverLcores ?? workers.slice(0, Math.ceil(workers.length / 2));
   const clients = o.clientLcores ?? workers.filter((w) => !servers.includes(w));
   if (servers.length === 0 || clients.length === 0) {
-    throw new LoadgenOptionError(
-      `a back-to-back run needs at least one server and one client worker lcore; have workers ${workers.join(',') || 'none'} (use -l 0-2)`,
+    throw new OptionError(
+      '-l',
+      lcoreList().join(','),
+      'the main lcore and at least two worker lcores (a server and a client), like 0-2',
     );
   }
   for (const l of [...servers, ...clients]) {
-    if (!workers.includes(l))
-      throw new LoadgenOptionError(
-        `lcore ${l} is not a worker lcore (workers: ${workers.join(',')})`,
+    if (!workers.includes(l)) {
+      throw new OptionError(
+        servers.includes(l) ? 'serverLcores' : 'clientLcores',
+        l,
+        `a worker lcore (${workers.join(',')})`,
       );
+    }
   }
-  if (servers.some((s) => clients.includes(s)))
-    throw new LoadgenOptionError('an lcore cannot be both a server and a client lcore');
+  if (servers.some((s) => clients.includes(s))) {
+    throw new OptionError(
+      'clientLcores',
+      clients.join(','),
+      `lcores apart from serverLcores (${servers.join(',')})`,
+    );
+  }
   return { servers, clients };
 }
 
@@ -164,8 +175,10 @@ export async function runBackToBack<A>(o: BackToBackOptions<A>): Promise<BackToB
     port: o.server.port,
   });
   if (load.connections < clients.length) {
-    throw new LoadgenOptionError(
-      `${load.connections} connections cannot be shared among ${clients.length} client lcores (at least one each)`,
+    throw new OptionError(
+      'connections',
+      load.connections,
+      `at least ${clients.length}, a connection per client lcore`,
     );
   }
   const mbufs = o.mbufs ?? 8192;

@@ -1,12 +1,13 @@
 // The loadgen program on the initialised EAL: the client port gets one queue per worker lcore,
 // each worker lcore runs its share of the connections (loadgenLcore), the main thread prints a
 // statistics line per period, then the merged result as wrk prints it.
-import { remoteLaunch } from '@bypass/eal';
+import { OptionError } from '@bypass/atomics-sync';
+import { lcoreList, remoteLaunch } from '@bypass/eal';
 import { ethDevStop } from '@bypass/pmd';
 import type { ClientLcoreArg } from './lcore.js';
 import type { LoadLcoreResult } from './load.js';
 import { appPool, portLabel, readyWordOf, SharedWord, setupPort, workerLcores } from './net-app.js';
-import { type LoadgenArgs, LoadgenOptionError, resolveLoadOptions } from './options.js';
+import { type LoadgenArgs, resolveLoadOptions } from './options.js';
 import { type LoadResult, mergeLoadResults, printLoadResult } from './report.js';
 import { supervise } from './supervise.js';
 
@@ -18,18 +19,29 @@ export async function runLoadgen(
   args: LoadgenArgs,
   print: (line: string) => void = console.log,
 ): Promise<LoadResult> {
-  if (args.load.target === undefined)
-    throw new LoadgenOptionError(
-      'loadgen needs a target: http://IP:PORT/PATH, tcp://IP:PORT or --target IP:PORT',
+  if (args.load.target === undefined) {
+    throw new OptionError(
+      'target',
+      'nothing',
+      'given: http://IP:PORT/PATH, tcp://IP:PORT or --target IP:PORT',
     );
+  }
   const load = resolveLoadOptions(args.load);
   const workers = workerLcores();
-  if (workers.length === 0)
-    throw new LoadgenOptionError('loadgen needs at least one worker lcore (-l 0-1)');
-  if (load.connections < workers.length)
-    throw new LoadgenOptionError(
-      `-c ${load.connections}: at least one connection per worker lcore (${workers.length})`,
+  if (workers.length === 0) {
+    throw new OptionError(
+      '-l',
+      lcoreList().join(','),
+      'the main lcore and at least one worker lcore, like 0-1',
     );
+  }
+  if (load.connections < workers.length) {
+    throw new OptionError(
+      '-c',
+      load.connections,
+      `at least ${workers.length}, a connection per worker lcore`,
+    );
+  }
   appPool(POOL, 8192 * workers.length);
   setupPort(args.portId, workers.length, POOL);
   const done = new SharedWord(DONE);

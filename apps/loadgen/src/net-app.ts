@@ -2,6 +2,7 @@
 // one rx/tx queue per worker lcore (RSS on when there are several) and a pool; on each lcore,
 // build that lcore's NetRuntime on its queue. Also the one write form the apps need that the
 // callback API lacks: a partial write that copies nothing beyond the send buffer.
+import { OptionError } from '@bypass/atomics-sync';
 import {
   lcoreList,
   mainLcore,
@@ -27,7 +28,6 @@ import {
 } from '@bypass/pmd';
 import { type CallbackSocket, NetRuntime } from '@bypass/socket-api';
 import { type TcpOptions, TcpState } from '@bypass/tcp';
-import { LoadgenOptionError } from './options.js';
 
 /** One lcore's place on the network: sent to the lcore as its launch argument. */
 export interface LcoreNet {
@@ -87,8 +87,10 @@ export interface PortSetup {
  */
 export function setupPort(port: number, queues: number, pool: string, o: PortSetup = {}): void {
   if (!Number.isInteger(port) || port < 0 || port >= ethDevCount()) {
-    throw new LoadgenOptionError(
-      `--port-id ${port}: there are ${ethDevCount()} ports (add one with --vdev, e.g. --vdev net_tap0,iface=bp0)`,
+    throw new OptionError(
+      '--port-id',
+      port,
+      `a port id below ${ethDevCount()}, the number of ports (add one with --vdev, e.g. --vdev net_tap0,iface=bp0)`,
     );
   }
   if (ethDevInfo(port).state === 'started') ethDevStop(port);

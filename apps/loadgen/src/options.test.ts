@@ -1,11 +1,20 @@
+import { OptionError } from '@bypass/atomics-sync';
 import { describe, expect, it } from 'vitest';
 import {
-  LoadgenOptionError,
+  LOADGEN_USAGE,
   parseDuration,
   parseLoadgenArgs,
+  parseNeighbour,
   parseTarget,
   resolveLoadOptions,
+  unknownOptionError,
 } from './options.js';
+
+/** `f` throws an OptionError naming `option` and `value`, with exactly `message`. */
+function expectOptionError(f: () => unknown, option: string, value: unknown, message: string) {
+  expect(f).toThrow(OptionError);
+  expect(f).toThrow(expect.objectContaining({ option, value, message }));
+}
 
 describe('loadgen options', () => {
   it('parses wrk-like flags and a URL', () => {
@@ -74,19 +83,82 @@ describe('loadgen options', () => {
       timeoutMs: 2000,
       noDelay: true,
     });
-    expect(() => parseLoadgenArgs(['-d', 'soon'])).toThrow(
+    expectOptionError(
+      () => parseLoadgenArgs(['-d', 'soon']),
+      '-d',
+      'soon',
       '-d must be a duration like 5, 5s, 500ms or 1m, got soon',
     );
-    expect(() => parseLoadgenArgs(['--bogus'])).toThrow(LoadgenOptionError);
-    expect(() => parseLoadgenArgs(['ftp://x'])).toThrow(/the target must be/);
-    expect(() =>
-      resolveLoadOptions({ target: '10.0.0.2', port: 80, mode: 'udp' as 'http' }),
-    ).toThrow('mode must be http or echo, got udp');
-    expect(() => resolveLoadOptions({ target: '10.0.0.2', port: 80, path: 'x y' })).toThrow(
-      /path must start with \//,
+    expectOptionError(
+      () => parseLoadgenArgs(['--warmup']),
+      '--warmup',
+      'nothing',
+      '--warmup must be a duration like 5, 5s, 500ms or 1m, got nothing',
     );
-    expect(() => resolveLoadOptions({ target: '10.0.0.2', port: 0 })).toThrow(
+    expectOptionError(
+      () => parseLoadgenArgs(['-c', 'many']),
+      '-c',
+      'many',
+      '-c must be a number, got many',
+    );
+    expectOptionError(
+      () => parseLoadgenArgs(['--bogus']),
+      'loadgen option',
+      '--bogus',
+      'loadgen option must be one of -c, --connections, -d, --duration, --warmup, -p, --pipeline, --mode, --path, --host, --size, --timeout, --ip, --gateway, --port-id, --neighbour, -T, got --bogus',
+    );
+    expectOptionError(
+      () => parseLoadgenArgs(['ftp://x']),
+      'target',
+      'ftp://x',
+      'target must be IP:PORT, http://IP:PORT/PATH or tcp://IP:PORT, got ftp://x',
+    );
+    expectOptionError(
+      () => parseLoadgenArgs(['--target', '10.0.0.2']),
+      '--target',
+      '10.0.0.2',
+      '--target must be IP:PORT, http://IP:PORT/PATH or tcp://IP:PORT, got 10.0.0.2',
+    );
+    expectOptionError(
+      () => parseNeighbour('10.0.0.1=02:00'),
+      '--neighbour',
+      '10.0.0.1=02:00',
+      '--neighbour must be IP=MAC like 10.0.0.1=02:00:00:00:00:01, got 10.0.0.1=02:00',
+    );
+    expectOptionError(
+      () => resolveLoadOptions({ target: '10.0.0.2', port: 80, mode: 'udp' as 'http' }),
+      'mode',
+      'udp',
+      'mode must be http or echo, got udp',
+    );
+    expectOptionError(
+      () => resolveLoadOptions({ target: '10.0.0.2', port: 80, path: 'x y' }),
+      'path',
+      'x y',
+      'path must be visible ASCII starting with /, got x y',
+    );
+    expectOptionError(
+      () => resolveLoadOptions({ target: '10.0.0.2', port: 0 }),
+      'port',
+      0,
       'port must be an integer in [1, 65535], got 0',
     );
+    expectOptionError(
+      () => resolveLoadOptions({ target: '10.0.0', port: 80 }),
+      'target',
+      '10.0.0',
+      'target must be an IPv4 address like 10.0.0.2, got 10.0.0',
+    );
+  });
+
+  it('names the program and lists the flags of its usage text for an unknown flag', () => {
+    const e = unknownOptionError('-x', 'demo options:\n  -a, --all  every one\n  --bee N    b\n');
+    expect(e).toBeInstanceOf(OptionError);
+    expect(e).toMatchObject({
+      option: 'demo option',
+      value: '-x',
+      message: 'demo option must be one of -a, --all, --bee, got -x',
+    });
+    expect(unknownOptionError('--z', LOADGEN_USAGE).option).toBe('loadgen option');
   });
 });

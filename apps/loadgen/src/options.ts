@@ -1,9 +1,8 @@
 // The load generator's options: typed, defaulted in one place (resolveLoadOptions), and parsed
-// from wrk-like command-line flags (parseLoadgenArgs). Errors name the option and the bad value.
-
-export class LoadgenOptionError extends Error {
-  override readonly name = 'LoadgenOptionError';
-}
+// from wrk-like command-line flags (parseLoadgenArgs). Errors are OptionErrors: they name the
+// option, the bad value and what fits.
+import { OptionError } from '@bypass/atomics-sync';
+import { tryParseIpv4 } from '@bypass/net';
 
 export type LoadMode = 'http' | 'echo';
 
@@ -49,39 +48,35 @@ export const LOAD_DEFAULTS = {
   noDelay: true,
 } as const;
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
 function intIn(option: string, v: number, lo: number, hi: number): void {
   if (!Number.isInteger(v) || v < lo || v > hi)
-    throw new LoadgenOptionError(`${option} must be an integer in [${lo}, ${hi}], got ${v}`);
+    throw new OptionError(option, v, `an integer in [${lo}, ${hi}]`);
 }
 
-/** Fills the defaults and checks every value; throws LoadgenOptionError naming the option. */
+/** Fills the defaults and checks every value; throws OptionError naming the option. */
 export function resolveLoadOptions(o: LoadOptions): ResolvedLoadOptions {
   const r = {
     ...LOAD_DEFAULTS,
     host: `${o.target}:${o.port}`,
     ...stripUndefined(o),
   } as ResolvedLoadOptions;
-  if (typeof r.target !== 'string' || !IPV4.test(r.target))
-    throw new LoadgenOptionError(`target must be an IPv4 address, got ${r.target}`);
+  if (typeof r.target !== 'string' || tryParseIpv4(r.target) === undefined)
+    throw new OptionError('target', r.target, 'an IPv4 address like 10.0.0.2');
   intIn('port', r.port, 1, 65535);
-  if (r.mode !== 'http' && r.mode !== 'echo')
-    throw new LoadgenOptionError(`mode must be http or echo, got ${r.mode}`);
+  if (r.mode !== 'http' && r.mode !== 'echo') throw new OptionError('mode', r.mode, 'http or echo');
   intIn('connections', r.connections, 1, 65536);
   if (!Number.isFinite(r.durationS) || r.durationS <= 0)
-    throw new LoadgenOptionError(`durationS must be a number of seconds > 0, got ${r.durationS}`);
+    throw new OptionError('durationS', r.durationS, 'a number of seconds > 0');
   if (!Number.isFinite(r.warmupS) || r.warmupS < 0)
-    throw new LoadgenOptionError(`warmupS must be a number of seconds >= 0, got ${r.warmupS}`);
+    throw new OptionError('warmupS', r.warmupS, 'a number of seconds >= 0');
   intIn('pipeline', r.pipeline, 1, 1024);
   intIn('size', r.size, 1, 16 << 20);
   if (!Number.isFinite(r.timeoutMs) || r.timeoutMs <= 0)
-    throw new LoadgenOptionError(`timeoutMs must be a number of ms > 0, got ${r.timeoutMs}`);
+    throw new OptionError('timeoutMs', r.timeoutMs, 'a number of ms > 0');
   // RFC 9112 3.2: origin-form, visible ASCII only (no spaces, no control characters).
   if (!/^\/[\x21-\x7e]*$/.test(r.path))
-    throw new LoadgenOptionError(`path must start with / and be visible ASCII, got ${r.path}`);
-  if (!/^[\x21-\x7e]+$/.test(r.host))
-    throw new LoadgenOptionError(`host must be visible ASCII, got ${r.host}`);
+    throw new OptionError('path', r.path, 'visible ASCII starting with /');
+  if (!/^[\x21-\x7e]+$/.test(r.host)) throw new OptionError('host', r.host, 'visible ASCII');
   return r;
 }
 
@@ -96,15 +91,19 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 export function parseDuration(option: string, text: string | undefined): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text ?? '');
   if (m === null)
-    throw new LoadgenOptionError(
-      `${option} must be a duration like 5, 5s, 500ms or 1m, got ${text}`,
-    );
+    throw new OptionError(option, text ?? 'nothing', 'a duration like 5, 5s, 500ms or 1m');
   const v = Number(m[1]);
   return m[2] === 'ms' ? v / 1000 : m[2] === 'm' ? v * 60 : v;
 }
 
-/** `IP:PORT` or a URL `http://IP:PORT/path` (wrk's positional argument). */
-export function parseTarget(text: string): {
+/**
+ * `IP:PORT` or a URL `http://IP:PORT/path` (wrk's positional argument, or `option`'s value);
+ * throws OptionError naming `option`.
+ */
+export function parseTarget(
+  text: string,
+  option = 'target',
+): {
   target: string;
   port: number;
   path?: string;
@@ -113,9 +112,7 @@ export function parseTarget(text: string): {
   const url = /^(http|tcp):\/\/([^/:]+):(\d+)(\/.*)?$/.exec(text);
   const plain = /^([^/:]+):(\d+)$/.exec(text);
   if (url === null && plain === null)
-    throw new LoadgenOptionError(
-      `the target must be IP:PORT, http://IP:PORT/PATH or tcp://IP:PORT, got ${text}`,
-    );
+    throw new OptionError(option, text, 'IP:PORT, http://IP:PORT/PATH or tcp://IP:PORT');
   if (url !== null) {
     return {
       target: url[2],
@@ -158,7 +155,17 @@ export const LOADGEN_USAGE = `loadgen options (after the EAL's --):
   --neighbour IP=MAC      a static ARP entry (repeatable)
   -T S                    seconds between statistics lines (0: none; default 1)`;
 
-/** Parses the arguments after the EAL's `--`. Throws LoadgenOptionError naming a bad one. */
+/**
+ * The error for a flag a program does not take. `usage` is the program's usage text: its first
+ * line names the program ("httpd options ..."), and each flag's line starts with the flag.
+ */
+export function unknownOptionError(flag: string, usage: string): OptionError {
+  const program = usage.slice(0, usage.indexOf(' '));
+  const flags = [...usage.matchAll(/^ {2}(-[\w-]+(?:, -[\w-]+)?)/gm)].map((m) => m[1]);
+  return new OptionError(`${program} option`, flag, `one of ${flags.join(', ')}`);
+}
+
+/** Parses the arguments after the EAL's `--`. Throws OptionError naming a bad one. */
 export function parseLoadgenArgs(argv: readonly string[]): LoadgenArgs {
   const load: Partial<LoadOptions> = {};
   const out: LoadgenArgs = {
@@ -171,7 +178,7 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenArgs {
   const num = (flag: string, s: string | undefined): number => {
     const n = Number(s);
     if (s === undefined || s === '' || !Number.isFinite(n))
-      throw new LoadgenOptionError(`${flag} must be a number, got ${s}`);
+      throw new OptionError(flag, s ?? 'nothing', 'a number');
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -209,7 +216,7 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenArgs {
         load.timeoutMs = parseDuration(a, v()) * 1000;
         break;
       case '--target':
-        Object.assign(load, parseTarget(v() ?? ''));
+        Object.assign(load, parseTarget(v() ?? 'nothing', a));
         break;
       case '--ip':
         out.ip = v() ?? '';
@@ -232,7 +239,7 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenArgs {
           Object.assign(load, t);
           break;
         }
-        throw new LoadgenOptionError(`unknown loadgen option ${a}\n${LOADGEN_USAGE}`);
+        throw unknownOptionError(a, LOADGEN_USAGE);
     }
   }
   return out;
@@ -241,9 +248,11 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenArgs {
 /** `IP=MAC` into `{ IP: MAC }`. */
 export function parseNeighbour(text: string | undefined): Record<string, string> {
   const m = /^([\d.]+)=([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})$/.exec(text ?? '');
-  if (m === null || !IPV4.test(m[1]))
-    throw new LoadgenOptionError(
-      `--neighbour must be IP=MAC like 10.0.0.1=02:00:00:00:00:01, got ${text}`,
+  if (m === null || tryParseIpv4(m[1]) === undefined)
+    throw new OptionError(
+      '--neighbour',
+      text ?? 'nothing',
+      'IP=MAC like 10.0.0.1=02:00:00:00:00:01',
     );
   return { [m[1]]: m[2].toLowerCase() };
 }

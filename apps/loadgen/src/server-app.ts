@@ -3,17 +3,14 @@
 // --duration), or, with `--loadgen ...`, run the load generator against the server over
 // back-to-back net_ring ports and print its result.
 
-import { remoteLaunch } from '@bypass/eal';
+import { OptionError } from '@bypass/atomics-sync';
+import { lcoreList, remoteLaunch } from '@bypass/eal';
+import { cidrToString, parseCidr } from '@bypass/net';
 import { ethDevByName, ethDevCount, ethDevInfo, ethDevStop } from '@bypass/pmd';
 import { type BackToBackResult, runBackToBack, type ServerLcoreArg } from './back-to-back.js';
 import { appPool, portLabel, setupPort, workerLcores } from './net-app.js';
-import { parseDuration, parseLoadgenArgs, parseNeighbour } from './options.js';
+import { parseDuration, parseLoadgenArgs, parseNeighbour, unknownOptionError } from './options.js';
 import { supervise } from './supervise.js';
-
-/** A server option (echo's, httpd's) with a bad value: the message names it and says what fits. */
-export class ServerOptionError extends Error {
-  override readonly name = 'ServerOptionError';
-}
 
 export interface ServerArgs {
   /** Our address and prefix (default 10.0.0.2/24). */
@@ -44,7 +41,8 @@ export const SERVER_USAGE = `  --ip A/N                our address on the port (
 
 /**
  * Parses the common server options; `own(flag, next)` takes the application's (returns false
- * for a flag it does not know; `next()` reads the flag's value).
+ * for a flag it does not know; `next()` reads the flag's value). `usage` is the program's usage
+ * text (see unknownOptionError). Throws OptionError naming a bad option.
  */
 export function parseServerArgs(
   argv: readonly string[],
@@ -62,20 +60,18 @@ export function parseServerArgs(
   const int = (flag: string, s: string | undefined, lo: number, hi: number): number => {
     const n = Number(s);
     if (s === undefined || !/^\d+$/.test(s) || n < lo || n > hi)
-      throw new ServerOptionError(`${flag} must be an integer in [${lo}, ${hi}], got ${s}`);
+      throw new OptionError(flag, s ?? 'nothing', `an integer in [${lo}, ${hi}]`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
     switch (a) {
-      case '--ip':
-        out.ip = next() ?? '';
-        if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(out.ip))
-          throw new ServerOptionError(
-            `--ip must be an address and prefix like 10.0.0.2/24, got ${out.ip}`,
-          );
+      case '--ip': {
+        const ip = next();
+        out.ip = cidrToString(parseCidr(ip ?? 'nothing', '--ip'));
         break;
+      }
       case '--port':
         out.port = int(a, next(), 1, 65535);
         break;
@@ -91,7 +87,7 @@ export function parseServerArgs(
       case '-T':
         out.periodS = Number(next());
         if (!Number.isFinite(out.periodS) || out.periodS < 0)
-          throw new ServerOptionError(`-T must be seconds >= 0, got ${argv[i]}`);
+          throw new OptionError('-T', argv[i] ?? 'nothing', 'seconds >= 0');
         break;
       case '--duration':
         out.durationS = parseDuration(a, next());
@@ -101,7 +97,7 @@ export function parseServerArgs(
         i = argv.length;
         break;
       default:
-        if (!own(a, next)) throw new ServerOptionError(`unknown option ${a}\n${usage}`);
+        if (!own(a, next)) throw unknownOptionError(a, usage);
     }
   }
   return out;
@@ -130,8 +126,10 @@ export async function runServer<A>(
   if (args.loadgen !== undefined) return runWithLoadgen(args, prog, print);
   const workers = workerLcores();
   if (workers.length === 0)
-    throw new ServerOptionError(
-      `${prog.name.toLowerCase()} needs at least one worker lcore (-l 0-1)`,
+    throw new OptionError(
+      '-l',
+      lcoreList().join(','),
+      'the main lcore and at least one worker lcore, like 0-1',
     );
   const pool = `${prog.name.toLowerCase()}_pool`;
   appPool(pool, 8192 * workers.length);
@@ -181,8 +179,10 @@ async function runWithLoadgen<A>(
     const peer = info.driver === 'net_ring' ? info.args.peer : undefined;
     const client = peer === undefined ? -1 : ethDevByName(peer);
     if (client < 0) {
-      throw new ServerOptionError(
-        `--loadgen runs over back-to-back net_ring ports: --vdev net_ring0,peer=net_ring1 --vdev net_ring1,peer=net_ring0 -- --port-id 1 (or give no --vdev at all); port ${args.portId} is ${info.name}`,
+      throw new OptionError(
+        '--port-id',
+        `${args.portId} (${info.name})`,
+        'a net_ring port with a peer for --loadgen, like --vdev net_ring0,peer=net_ring1 --vdev net_ring1,peer=net_ring0 -- --port-id 1 (or give no --vdev at all)',
       );
     }
     ports = { server: args.portId, client };

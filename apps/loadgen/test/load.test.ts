@@ -2,6 +2,7 @@
 // (two stacks on back-to-back net_ring ports, polled from this thread): the request/response
 // accounting as the server sees it (pipelining depth, non-2xx, reconnection after
 // Connection: close), echo mode, and each kind of socket error. Every mbuf comes back.
+import { OptionError } from '@bypass/atomics-sync';
 import { listen } from '@bypass/socket-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Pair, startPair } from '../../../packages/socket-api/test/pair.js';
@@ -187,18 +188,30 @@ describe('runLoad', () => {
     expect(r.seconds).toBeCloseTo(0.4, 1);
     expect(r.connects).toBe(2);
     expect(r.errors).toEqual({ connect: 0, read: 0, write: 0, timeout: 0 });
-    await expect(
-      runLoad({ target: '10.0.0.2', port: 1, warmupS: -1 }, pair.client),
-    ).rejects.toThrow('warmupS must be a number of seconds >= 0, got -1');
+    const bad = runLoad({ target: '10.0.0.2', port: 1, warmupS: -1 }, pair.client);
+    await expect(bad).rejects.toBeInstanceOf(OptionError);
+    await expect(bad).rejects.toMatchObject({
+      option: 'warmupS',
+      value: -1,
+      message: 'warmupS must be a number of seconds >= 0, got -1',
+    });
   });
 
   it('rejects bad options naming them', async () => {
     pair = await startPair();
-    await expect(runLoad({ target: '10.0.0', port: 1 }, pair.client)).rejects.toThrow(
-      'target must be an IPv4 address, got 10.0.0',
-    );
-    await expect(
-      runLoad({ target: '10.0.0.2', port: 1, pipeline: 0 }, pair.client),
-    ).rejects.toThrow('pipeline must be an integer in [1, 1024], got 0');
+    const target = runLoad({ target: '10.0.0', port: 1 }, pair.client);
+    await expect(target).rejects.toBeInstanceOf(OptionError);
+    await expect(target).rejects.toMatchObject({
+      option: 'target',
+      value: '10.0.0',
+      message: 'target must be an IPv4 address like 10.0.0.2, got 10.0.0',
+    });
+    const pipeline = runLoad({ target: '10.0.0.2', port: 1, pipeline: 0 }, pair.client);
+    await expect(pipeline).rejects.toBeInstanceOf(OptionError);
+    await expect(pipeline).rejects.toMatchObject({
+      option: 'pipeline',
+      value: 0,
+      message: 'pipeline must be an integer in [1, 1024], got 0',
+    });
   });
 });

@@ -2,16 +2,9 @@
 // on an lcore, or both in one loop (`bothMain`) when there is a single worker lcore.
 import { lcoreStats, memzoneLookup, nowNs, pktmbufPoolLookup, runPollLoop } from '@bypass/eal';
 import type { PktmbufPool } from '@bypass/mempool';
-import { fillTcpChecksumIpv4 } from '@bypass/net';
+import { ETH_HEADER_LEN, fillTcpChecksumIpv4, IPV4_MIN_HEADER_LEN } from '@bypass/net';
 import { rxBurst, txBurst } from '@bypass/pmd';
-import {
-  buildTemplates,
-  ETH_HLEN,
-  type FlowSpec,
-  IPV4_HLEN,
-  payloadOffset,
-  STAMP_MAGIC,
-} from './frames.js';
+import { buildTemplates, type FlowSpec, payloadOffset, STAMP_MAGIC } from './frames.js';
 
 export const Stat = {
   TX_PKTS: 0,
@@ -78,8 +71,8 @@ function generator(c: TxConf, stats: Float64Array): (now: number) => number {
       dv.setUint32(at + pay + 4, seq + i);
       dv.setFloat64(at + pay + 8, ts);
       if (tcp) {
-        const ip = at + ETH_HLEN;
-        const l4 = ip + IPV4_HLEN;
+        const ip = at + ETH_HEADER_LEN;
+        const l4 = ip + IPV4_MIN_HEADER_LEN;
         dv.setUint32(l4 + 4, (seq + i) * (size - pay));
         fillTcpChecksumIpv4(data, ip, l4, at + size - l4);
       }

@@ -1,5 +1,6 @@
 // pktgen: generate flows on one port, receive them on another (or the same), and report Mpps,
 // Gbit/s and one-way latency percentiles (HDR histograms, merged across lcores by the EAL).
+import { OptionError } from '@bypass/atomics-sync';
 import {
   collectLatency,
   lcoreList,
@@ -12,7 +13,7 @@ import {
   remoteLaunch,
   stop,
 } from '@bypass/eal';
-import { parseIpv4 } from '@bypass/net';
+import { getMac, tryParseIpv4 } from '@bypass/net';
 import {
   ethDevConfigure,
   ethDevCount,
@@ -24,10 +25,6 @@ import {
 } from '@bypass/pmd';
 import { type FlowSpec, minFrameSize, type Proto } from './frames.js';
 import { type RxConf, STAT_WORDS, Stat, type TxConf } from './lcore.js';
-
-export class PktgenOptionError extends Error {
-  override name = 'PktgenOptionError';
-}
 
 export interface PktgenOptions {
   txPort?: number;
@@ -58,56 +55,55 @@ export interface PktgenResult {
   latencyNs: { p50: number; p90: number; p99: number; p999: number; max: number; count: number };
 }
 
+/** `text` as a value or a range `low-high` of values that `parse` takes (undefined: not one). */
 function range(
   option: string,
   text: string,
-  parse: (s: string) => number,
-  max: number,
+  parse: (s: string) => number | undefined,
+  expected: string,
 ): [number, number] {
-  const [a, b = a] = text.split('-');
-  let lo: number;
-  let hi: number;
-  try {
-    lo = parse(a);
-    hi = parse(b);
-  } catch {
-    throw new PktgenOptionError(`${option} must be a value or a range low-high, got ${text}`);
-  }
-  if (!(lo <= hi) || hi > max)
-    throw new PktgenOptionError(`${option} must be a value or a range low-high, got ${text}`);
+  const [a, b = a, ...more] = text.split('-');
+  const lo = parse(a);
+  const hi = parse(b);
+  if (lo === undefined || hi === undefined || lo > hi || more.length > 0)
+    throw new OptionError(option, text, expected);
   return [lo, hi];
 }
 
-const portNum = (s: string) => {
-  const n = Number(s);
-  if (!/^\d+$/.test(s) || n > 65535) throw new RangeError(s);
-  return n;
-};
+const portNum = (s: string) => (/^\d+$/.test(s) && Number(s) <= 65535 ? Number(s) : undefined);
 
-export function flowSpecOf(o: PktgenOptions, srcMac: number[], dstMac: number[]): FlowSpec {
+const IP_RANGE = 'an IPv4 address or a range low-high like 198.18.0.1-198.18.0.9';
+const PORT_RANGE = 'a port in [0, 65535] or a range low-high like 1024-65535';
+
+/**
+ * The flows `o` asks for, between two MAC addresses (48-bit integers); throws OptionError naming
+ * a bad option.
+ */
+export function flowSpecOf(o: PktgenOptions, srcMac: number, dstMac: number): FlowSpec {
   const proto = o.proto ?? 'udp';
-  if (proto !== 'udp' && proto !== 'tcp')
-    throw new PktgenOptionError(`--proto must be udp or tcp, got ${proto}`);
+  if (proto !== 'udp' && proto !== 'tcp') throw new OptionError('--proto', proto, 'udp or tcp');
   const size = o.size ?? 64;
   const min = minFrameSize(proto);
   if (!Number.isInteger(size) || size < min || size > 1514) {
-    throw new PktgenOptionError(
-      `--size must be a frame size in [${min}, 1514] bytes for ${proto} (without FCS), got ${size}`,
+    throw new OptionError(
+      '--size',
+      size,
+      `a frame size in [${min}, 1514] bytes for ${proto} (without FCS)`,
     );
   }
   const flows = o.flows ?? 1;
   if (!Number.isInteger(flows) || flows < 1 || flows > 1 << 20)
-    throw new PktgenOptionError(`--flows must be an integer in [1, 1048576], got ${flows}`);
+    throw new OptionError('--flows', flows, 'an integer in [1, 1048576]');
   return {
     proto,
     size,
     flows,
     srcMac,
     dstMac,
-    srcIp: range('--src-ip', o.srcIp ?? '198.18.0.1', parseIpv4, 0xffffffff),
-    dstIp: range('--dst-ip', o.dstIp ?? '198.18.1.1', parseIpv4, 0xffffffff),
-    srcPort: range('--src-port', o.srcPort ?? '1024-65535', portNum, 65535),
-    dstPort: range('--dst-port', o.dstPort ?? '9', portNum, 65535),
+    srcIp: range('--src-ip', o.srcIp ?? '198.18.0.1', tryParseIpv4, IP_RANGE),
+    dstIp: range('--dst-ip', o.dstIp ?? '198.18.1.1', tryParseIpv4, IP_RANGE),
+    srcPort: range('--src-port', o.srcPort ?? '1024-65535', portNum, PORT_RANGE),
+    dstPort: range('--dst-port', o.dstPort ?? '9', portNum, PORT_RANGE),
   };
 }
 
@@ -116,7 +112,7 @@ export function parsePktgenArgs(argv: readonly string[]): PktgenOptions {
   const num = (flag: string, s: string | undefined, min: number): number => {
     const n = Number(s);
     if (s === undefined || !Number.isFinite(n) || n < min)
-      throw new PktgenOptionError(`${flag} must be a number >= ${min}, got ${s}`);
+      throw new OptionError(flag, s ?? 'nothing', `a number >= ${min}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -160,8 +156,10 @@ export function parsePktgenArgs(argv: readonly string[]): PktgenOptions {
         o.periodS = num(a, v(), 0);
         break;
       default:
-        throw new PktgenOptionError(
-          `unknown pktgen option ${a}; options: --tx-port --rx-port --proto --size --flows --rate-mpps --src-ip --dst-ip --src-port --dst-port --duration -T`,
+        throw new OptionError(
+          'pktgen option',
+          a,
+          'one of --tx-port, --rx-port, --proto, --size, --flows, --rate-mpps, --src-ip, --dst-ip, --src-port, --dst-port, --duration, -T',
         );
     }
   }
@@ -181,12 +179,21 @@ export async function runPktgen(o: PktgenOptions = {}): Promise<PktgenResult> {
     ['--rx-port', rxPort],
   ] as const) {
     if (p >= nb)
-      throw new PktgenOptionError(`${flag} ${p}: there are ${nb} ports (add them with --vdev)`);
+      throw new OptionError(
+        flag,
+        p,
+        `a port id below ${nb}, the number of ports (add ports with --vdev)`,
+      );
   }
   const workers = lcoreList().filter((l) => l !== mainLcore());
-  if (workers.length === 0)
-    throw new PktgenOptionError('pktgen needs at least one worker lcore (-l 0-1)');
-  const spec = flowSpecOf(o, [...ethMacAddr(txPort)], [...ethMacAddr(rxPort)]);
+  if (workers.length === 0) {
+    throw new OptionError(
+      '-l',
+      lcoreList().join(','),
+      'the main lcore and at least one worker lcore, like 0-1',
+    );
+  }
+  const spec = flowSpecOf(o, getMac(ethMacAddr(txPort), 0), getMac(ethMacAddr(rxPort), 0));
   const pool = 'pktgen_pool';
   pktmbufPoolCreate(pool, { n: 16384, cacheSize: 256 });
   const z = memzoneReserve('pktgen_stats', STAT_WORDS * 8);
