@@ -14,7 +14,7 @@ interface Seen {
 
 interface Outcome {
   requests: Seen[];
-  error?: { status: number; at: number };
+  error?: { status: number; reason: string; at: number };
 }
 
 /**
@@ -42,7 +42,7 @@ function feed(pieces: Uint8Array[], limits?: HttpLimits): Outcome {
           chunked: p.chunked,
         });
       } else if (p.event === ParseEvent.ERROR) {
-        out.error = { status: p.errorStatus, at: offset + at - 4 };
+        out.error = { status: p.errorStatus, reason: p.errorReason, at: offset + at - 4 };
         return out;
       } else break;
     }
@@ -176,41 +176,78 @@ describe('HttpRequestParser', () => {
   });
 
   it('answers malformed requests with 400 (and the others it cannot serve with 501 or 505)', () => {
-    const cases: [string, number][] = [
-      [' GET / HTTP/1.1\r\nHost: a\r\n\r\n', 400], // no method
-      ['GE(T / HTTP/1.1\r\nHost: a\r\n\r\n', 400], // not a token
-      ['GET  / HTTP/1.1\r\nHost: a\r\n\r\n', 400], // empty target
-      ['GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n', 400],
-      ['GET / http/1.1\r\nHost: a\r\n\r\n', 400], // the version is case-sensitive
-      ['GET / HTTP/1.1x\r\nHost: a\r\n\r\n', 400],
-      ['GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505],
-      ['GET / HTTP/1.1\rHost: a\r\n\r\n', 400], // bare CR
-      ['GET / HTTP/1.1\r\nHost : a\r\n\r\n', 400], // space before the colon (RFC 9112 5.1)
-      ['GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n', 400], // obs-fold
-      ['GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n', 400],
-      ['GET / HTTP/1.1\r\nX: y\r\n\r\n', 400], // no Host in 1.1
-      ['GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
-      ['GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n', 400],
-      ['GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n', 400],
-      ['GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n', 400],
+    // The request, the status, the reason and where the parser stopped.
+    const cases: [string, number, string, number][] = [
+      [' GET / HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad method', 0], // no method
+      ['GE(T / HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad method', 2], // not a token
+      ['GET  / HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'empty request-target', 4], // empty target
+      ['GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n', 400, 'bad character in request-target', 6],
+      ['GET / http/1.1\r\nHost: a\r\n\r\n', 400, 'bad HTTP version', 6], // the version is case-sensitive
+      ['GET / HTTP/1.1x\r\nHost: a\r\n\r\n', 400, 'bad request line', 14],
+      ['GET / HTTP/2.0\r\nHost: a\r\n\r\n', 505, 'HTTP major version not supported', 11],
+      ['GET / HTTP/1.1\rHost: a\r\n\r\n', 400, 'CR without LF', 15], // bare CR
+      ['GET / HTTP/1.1\r\nHost : a\r\n\r\n', 400, 'bad header field name', 20], // space before the colon (RFC 9112 5.1)
+      ['GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n', 400, 'obsolete line folding', 25], // obs-fold
+      [
+        'GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n',
+        400,
+        'control character in a header field',
+        29,
+      ],
+      ['GET / HTTP/1.1\r\nX: y\r\n\r\n', 400, 'missing or repeated Host', 24], // no Host in 1.1
+      ['GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400, 'missing or repeated Host', 36],
+      ['GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n', 400, 'bad Content-Length', 42],
+      ['GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n', 400, 'bad Content-Length', 43],
+      [
+        'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n',
+        400,
+        'bad header field value',
+        61,
+      ],
       [
         'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n',
         400,
+        'both Transfer-Encoding and Content-Length',
+        75,
       ],
-      ['POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 400],
-      ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n', 501],
-      ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400],
-      ['POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n', 400],
-      ['GET / HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n', 400],
+      [
+        'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n',
+        400,
+        'Transfer-Encoding in HTTP/1.0',
+        47,
+      ],
+      [
+        'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n',
+        501,
+        'bad header field value',
+        49,
+      ],
+      [
+        'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+        400,
+        'bad chunk size',
+        56,
+      ],
+      [
+        'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n',
+        400,
+        'chunk data longer than its size',
+        61,
+      ],
+      ['GET / HTTP/1.1\r\nHost: a\r\nNo colon here\r\n\r\n', 400, 'bad header field name', 27],
     ];
-    for (const [text, status] of cases) {
+    for (const [text, status, reason, at] of cases) {
       const got = feed([enc(text)]);
-      expect(got.error?.status, JSON.stringify(text)).toBe(status);
-      // and split anywhere, the same verdict
+      expect(got.error, JSON.stringify(text)).toEqual({ status, reason, at });
+      // and split anywhere, the same verdict at the same byte
       const all = enc(text);
       for (let i = 1; i < all.length; i++) {
         const split = feed([all.subarray(0, i), all.subarray(i)]);
-        expect(split.error?.status, `${JSON.stringify(text)} split at ${i}`).toBe(status);
+        expect(split.error, `${JSON.stringify(text)} split at ${i}`).toEqual({
+          status,
+          reason,
+          at,
+        });
       }
     }
   });

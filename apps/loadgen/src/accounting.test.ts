@@ -63,20 +63,24 @@ describe('HttpResponseParser', () => {
     expect(p.statusCode).toBe(200);
   });
 
-  it('reports a malformed stream', () => {
-    for (const bad of [
-      'HTTX/1.1 200 OK\r\n\r\n',
-      'HTTP/2 200 OK\r\n\r\n',
-      'HTTP/1.1 2x0 OK\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nContent-Length: 1z\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nno colon\n\r\n',
-      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nq\r\n',
-      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n',
-    ]) {
+  it('reports a malformed stream: why, and at which byte', () => {
+    for (const [bad, error, at] of [
+      ['HTTX/1.1 200 OK\r\n\r\n', 'the status line does not start with HTTP/', 3],
+      ['HTTP/2 200 OK\r\n\r\n', 'not HTTP/1.x', 5],
+      ['HTTP/1.1 2x0 OK\r\n\r\n', 'the status code is not 3 digits', 10],
+      ['HTTP/1.1 200 OK\r\nContent-Length: 1z\r\n\r\n', 'a bad Content-Length', 34],
+      ['HTTP/1.1 200 OK\r\nno colon\n\r\n', 'a header line without a colon', 25],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nq\r\n', 'a bad chunk size', 47],
+      [
+        'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n',
+        'chunk data longer than its size',
+        51,
+      ],
+    ] as const) {
       const p = new HttpResponseParser();
       const b = enc(bad);
-      p.execute(b, 0, b.length);
-      expect(p.error, bad).not.toBe('');
+      expect(p.execute(b, 0, b.length), bad).toBe(at);
+      expect(p.error, bad).toBe(error);
     }
   });
 });

@@ -4,6 +4,39 @@
 // nothing; a response may arrive split at any byte. It checks what it needs to find the end of
 // each response, no more: it is a framer, not a validating parser.
 
+import * as http1 from './http1.js';
+
+// Held in module constants: read through import bindings at every byte, the framer measured
+// 10-20% slower (Node 20).
+const {
+  CHUNKED,
+  CLOSE,
+  COLON,
+  CR,
+  chunkSizeDigit,
+  contentLengthDigit,
+  DOT,
+  endsWithToken,
+  FIELD_CONNECTION,
+  FIELD_CONTENT_LENGTH,
+  FIELD_NAME_MAX,
+  FIELD_OTHER,
+  FIELD_TRANSFER_ENCODING,
+  FRAMING_FIELDS,
+  fieldId,
+  HT,
+  HTTP_SLASH,
+  hasToken,
+  hexValue,
+  isDigit,
+  KEEP_ALIVE,
+  LF,
+  lineEnd,
+  SEMICOLON,
+  SP,
+  toLower,
+} = http1;
+
 // States (numbers, for a switch the JIT keeps tight).
 const STATUS = 0; // "HTTP/1.x NNN reason" up to LF
 const HEADER_START = 1;
@@ -21,29 +54,8 @@ const TRAILER_LINE = 12;
 const TRAILER_END_LF = 13;
 const DEAD = 14;
 
-const CR = 13;
-const LF = 10;
-
-// Header names the framing depends on (lower case).
-const H_OTHER = 0;
-const H_CONTENT_LENGTH = 1;
-const H_TRANSFER_ENCODING = 2;
-const H_CONNECTION = 3;
-const NAMES: [number, Uint8Array][] = [
-  [H_CONTENT_LENGTH, ascii('content-length')],
-  [H_TRANSFER_ENCODING, ascii('transfer-encoding')],
-  [H_CONNECTION, ascii('connection')],
-];
-const NAME_MAX = 17;
+/** Bytes of a Connection or Transfer-Encoding value kept (the rest is not read). */
 const VALUE_MAX = 64;
-const CHUNKED = ascii('chunked');
-const HTTP_SLASH = ascii('HTTP/');
-const CLOSE = ascii('close');
-const KEEP_ALIVE = ascii('keep-alive');
-
-function ascii(s: string): Uint8Array {
-  return Uint8Array.from(s, (c) => c.charCodeAt(0));
-}
 
 export class HttpResponseParser {
   /** The status code of the response being parsed (complete: of the one that just ended). */
@@ -59,9 +71,9 @@ export class HttpResponseParser {
 
   #state = STATUS;
   #k = 0; // position in the status line
-  #name = new Uint8Array(NAME_MAX);
+  #name = new Uint8Array(FIELD_NAME_MAX);
   #nameLen = 0;
-  #header = H_OTHER;
+  #header = FIELD_OTHER;
   #value = new Uint8Array(VALUE_MAX);
   #valueLen = 0;
   #contentLength = -1;
@@ -101,16 +113,19 @@ export class HttpResponseParser {
           } else if (k === 5) {
             if (c !== 0x31) return this.#fail(p, 'not HTTP/1.x');
           } else if (k === 6) {
-            if (c !== 0x2e) return this.#fail(p, 'bad HTTP version');
+            if (c !== DOT) return this.#fail(p, 'bad HTTP version');
           } else if (k === 7) {
-            if (c < 0x30 || c > 0x39) return this.#fail(p, 'bad HTTP version');
+            if (!isDigit(c)) return this.#fail(p, 'bad HTTP version');
             this.versionMinor = c - 0x30;
           } else if (k === 8) {
-            if (c !== 0x20) return this.#fail(p, 'no space after the HTTP version');
+            if (c !== SP) return this.#fail(p, 'no space after the HTTP version');
           } else if (k <= 11) {
-            if (c < 0x30 || c > 0x39) return this.#fail(p, 'the status code is not 3 digits');
+            if (!isDigit(c)) return this.#fail(p, 'the status code is not 3 digits');
             this.statusCode = this.statusCode * 10 + (c - 0x30);
-          } else if (c === LF) {
+          } else {
+            // The reason phrase is not read: skip to the end of the line.
+            p = lineEnd(b, p, end);
+            if (p === end) return end;
             this.#state = HEADER_START;
             p++;
             continue;
@@ -131,37 +146,41 @@ export class HttpResponseParser {
             continue;
           }
           this.#nameLen = 0;
-          this.#header = H_OTHER;
+          this.#header = FIELD_OTHER;
           this.#state = HEADER_NAME;
           continue; // this byte starts the name
         case HEADER_NAME:
-          if (c === 0x3a) {
-            this.#header = this.#identify();
+          if (c === COLON) {
+            this.#header = fieldId(FRAMING_FIELDS, this.#name, this.#nameLen);
             this.#valueLen = 0;
             this.#sawDigit = false;
             this.#state = HEADER_VALUE;
           } else if (c === LF) {
             return this.#fail(p, 'a header line without a colon');
-          } else if (this.#nameLen < NAME_MAX) {
-            this.#name[this.#nameLen++] = c >= 0x41 && c <= 0x5a ? c + 32 : c;
-          } else this.#nameLen = NAME_MAX + 1;
+          } else if (this.#nameLen < FIELD_NAME_MAX) {
+            this.#name[this.#nameLen++] = toLower(c);
+          } else this.#nameLen = FIELD_NAME_MAX + 1;
           p++;
           continue;
         case HEADER_VALUE:
           if (c === LF) {
             if (!this.#endHeader()) return this.#fail(p, 'a bad Content-Length');
             this.#state = HEADER_START;
-          } else if (this.#header === H_CONTENT_LENGTH) {
-            if (c >= 0x30 && c <= 0x39) {
-              const n = (this.#sawDigit ? this.#contentLength : 0) * 10 + (c - 0x30);
-              if (n > Number.MAX_SAFE_INTEGER) return this.#fail(p, 'Content-Length overflows');
+          } else if (this.#header === FIELD_OTHER) {
+            // A field the framing does not use: skip to the end of the line.
+            p = lineEnd(b, p, end);
+            continue;
+          } else if (this.#header === FIELD_CONTENT_LENGTH) {
+            if (isDigit(c)) {
+              const n = contentLengthDigit(this.#sawDigit ? this.#contentLength : 0, c);
+              if (n < 0) return this.#fail(p, 'Content-Length overflows');
               this.#contentLength = n;
               this.#sawDigit = true;
-            } else if (c !== 0x20 && c !== 0x09 && c !== CR) {
+            } else if (c !== SP && c !== HT && c !== CR) {
               return this.#fail(p, 'a bad Content-Length');
             }
-          } else if (this.#header !== H_OTHER && this.#valueLen < VALUE_MAX) {
-            this.#value[this.#valueLen++] = c >= 0x41 && c <= 0x5a ? c + 32 : c;
+          } else if (this.#valueLen < VALUE_MAX) {
+            this.#value[this.#valueLen++] = toLower(c);
           }
           p++;
           continue;
@@ -182,23 +201,25 @@ export class HttpResponseParser {
         case CHUNK_SIZE: {
           const h = hexValue(c);
           if (h >= 0) {
-            if (this.#remaining > 0x0fff_ffff_ffff) return this.#fail(p, 'chunk size overflows');
-            this.#remaining = this.#remaining * 16 + h;
+            const n = chunkSizeDigit(this.#remaining, h);
+            if (n < 0) return this.#fail(p, 'chunk size overflows');
+            this.#remaining = n;
             this.#sawDigit = true;
           } else if (c === LF) {
             if (!this.#sawDigit) return this.#fail(p, 'a chunk without a size');
             this.#state = this.#remaining === 0 ? TRAILER_START : CHUNK_DATA;
-          } else if (c === 0x3b || c === 0x20 || c === 0x09) {
+          } else if (c === SEMICOLON || c === SP || c === HT) {
             this.#state = CHUNK_EXT;
           } else if (c !== CR) return this.#fail(p, 'a bad chunk size');
           p++;
           continue;
         }
         case CHUNK_EXT:
-          if (c === LF) {
-            if (!this.#sawDigit) return this.#fail(p, 'a chunk without a size');
-            this.#state = this.#remaining === 0 ? TRAILER_START : CHUNK_DATA;
-          }
+          // Chunk extensions are not read: skip to the end of the line.
+          p = lineEnd(b, p, end);
+          if (p === end) return end;
+          if (!this.#sawDigit) return this.#fail(p, 'a chunk without a size');
+          this.#state = this.#remaining === 0 ? TRAILER_START : CHUNK_DATA;
           p++;
           continue;
         case CHUNK_DATA: {
@@ -221,7 +242,10 @@ export class HttpResponseParser {
           p++;
           continue;
         case TRAILER_LINE:
-          if (c === LF) this.#state = TRAILER_START;
+          // Trailer fields are not read (RFC 9112 7.1.2): skip to the end of the line.
+          p = lineEnd(b, p, end);
+          if (p === end) return end;
+          this.#state = TRAILER_START;
           p++;
           continue;
         case TRAILER_END_LF:
@@ -257,25 +281,14 @@ export class HttpResponseParser {
     this.#keepAlive = false;
   }
 
-  #identify(): number {
-    const len = this.#nameLen;
-    for (const [id, name] of NAMES) {
-      if (name.length !== len) continue;
-      let i = 0;
-      while (i < len && this.#name[i] === name[i]) i++;
-      if (i === len) return id;
-    }
-    return H_OTHER;
-  }
-
   /** At the end of a header line: take what the framing needs from it. */
   #endHeader(): boolean {
     const h = this.#header;
-    if (h === H_CONTENT_LENGTH) return this.#sawDigit;
-    if (h === H_TRANSFER_ENCODING) {
+    if (h === FIELD_CONTENT_LENGTH) return this.#sawDigit;
+    if (h === FIELD_TRANSFER_ENCODING) {
       // RFC 9112 6.1: chunked, when present, is the last coding.
       this.#chunked = endsWithToken(this.#value, this.#valueLen, CHUNKED);
-    } else if (h === H_CONNECTION) {
+    } else if (h === FIELD_CONNECTION) {
       if (hasToken(this.#value, this.#valueLen, CLOSE)) this.#close = true;
       if (hasToken(this.#value, this.#valueLen, KEEP_ALIVE)) this.#keepAlive = true;
     }
@@ -322,42 +335,4 @@ export class HttpResponseParser {
     this.#state = DEAD;
     return p;
   }
-}
-
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
-}
-
-/** Whether the comma-separated list `v[0 .. len)` (lower case) has the token `t`. */
-export function hasToken(v: Uint8Array, len: number, t: Uint8Array): boolean {
-  let i = 0;
-  while (i < len) {
-    while (i < len && (v[i] === 0x20 || v[i] === 0x09 || v[i] === 0x2c)) i++;
-    const start = i;
-    while (i < len && v[i] !== 0x2c) i++;
-    let stop = i;
-    while (stop > start && (v[stop - 1] === 0x20 || v[stop - 1] === 0x09 || v[stop - 1] === CR))
-      stop--;
-    if (stop - start === t.length) {
-      let k = 0;
-      while (k < t.length && v[start + k] === t[k]) k++;
-      if (k === t.length) return true;
-    }
-  }
-  return false;
-}
-
-/** Whether the last token of the comma-separated list `v[0 .. len)` is `t`. */
-export function endsWithToken(v: Uint8Array, len: number, t: Uint8Array): boolean {
-  let stop = len;
-  while (stop > 0 && (v[stop - 1] === 0x20 || v[stop - 1] === 0x09 || v[stop - 1] === CR)) stop--;
-  let start = stop;
-  while (start > 0 && v[start - 1] !== 0x2c && v[start - 1] !== 0x20 && v[start - 1] !== 0x09)
-    start--;
-  if (stop - start !== t.length) return false;
-  for (let k = 0; k < t.length; k++) if (v[start + k] !== t[k]) return false;
-  return true;
 }

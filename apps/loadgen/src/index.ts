@@ -10,6 +10,7 @@
 export * from './accounting.js';
 export * from './back-to-back.js';
 export * from './http-response.js';
+export * as http1 from './http1.js';
 export * from './lcore.js';
 export * from './load.js';
 export * from './loadgen.js';
