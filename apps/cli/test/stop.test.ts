@@ -7,12 +7,14 @@
 // left, and a tap interface the program made is gone. STOP_TRIALS (default 10) runs each.
 // Tap cases run inside a network namespace the test makes (root and /dev/net/tun), and skip
 // elsewhere with the reason printed; so do all cases where no pnpm can be found.
+
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readProcStat } from '@bypass/eal';
+import { Netns } from '@bypass/pmd/netns';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -276,15 +278,6 @@ async function trial(
   return { code, signal, out, stopMs, left };
 }
 
-let namespaces = 0;
-function makeNetns(): string {
-  const name = `bpstop${process.pid % 100000}n${namespaces++}`;
-  spawnSync('ip', ['netns', 'del', name]);
-  const r = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip netns add ${name}: ${r.stderr}`);
-  return name;
-}
-
 const stopTimes: Record<string, number[]> = {};
 afterAll(() => {
   const rows = Object.entries(stopTimes).map(
@@ -360,7 +353,8 @@ describe.skipIf(noPnpm !== undefined)('every entry point stops cleanly', () => {
       it.skipIf(skip !== undefined)(
         `${ep.name}: ${how} x${TRIALS}`,
         async () => {
-          const ns = ep.tap ? makeNetns() : undefined;
+          const netns = ep.tap ? new Netns() : undefined;
+          const ns = netns?.name;
           try {
             for (let i = 0; i < TRIALS; i++) {
               const iface = `bpstop${i}`;
@@ -389,7 +383,7 @@ describe.skipIf(noPnpm !== undefined)('every entry point stops cleanly', () => {
               stopTimes[key] = [...(stopTimes[key] ?? []), r.stopMs];
             }
           } finally {
-            if (ns !== undefined) spawnSync('ip', ['netns', 'del', ns]);
+            netns?.remove();
           }
         },
         timeoutFor(TRIALS),
