@@ -3,7 +3,7 @@
 // the server counts them. Progress goes through a memzone the main thread reads.
 import { memzoneLookup, now, pktmbufPoolLookup, runPollLoop } from '@bypass/eal';
 import { parseIpv4, parseMac } from '@bypass/net';
-import { StackPort } from '@bypass/pmd';
+import { StackPort } from '@bypass/socket-api';
 import { Stack, type TcpSocket } from '@bypass/tcp';
 import { patternBuffer } from './common.js';
 

@@ -2,7 +2,7 @@
 // sending (to-ns) or receiving (from-ns) `bytes`. Progress goes through a memzone; times are
 // process.hrtime (CLOCK_MONOTONIC, the peer's clock too) in ns.
 import { memzoneLookup, now, pktmbufPoolLookup, runPollLoop } from '@bypass/eal';
-import { StackPort } from '@bypass/pmd';
+import { StackPort } from '@bypass/socket-api';
 import { Stack, type TcpSocket } from '@bypass/tcp';
 
 export interface TapLcoreArg {

@@ -1,7 +1,7 @@
 /**
  * @bypass/pmd: poll-mode drivers. The ethdev API (ethdev.ts) over drivers registered by name:
  * net_null, net_ring, net_pcap, net_fault, net_tap; RSS flow hashing and a software dispatcher
- * (rss/, dispatcher.ts); the libpcap file format (pcap/); StackPort (stack-port.ts).
+ * (rss/, dispatcher.ts); the libpcap file format (pcap/).
  */
 import { registerDriver } from './driver.js';
 import { faultDriver } from './drivers/fault.js';
@@ -70,4 +70,3 @@ export {
 export * from './pcap/index.js';
 export { MAX_PORTS, MAX_QUEUES, RETA_MAX } from './port-table.js';
 export * from './rss/index.js';
-export { type BurstStack, StackPort } from './stack-port.js';

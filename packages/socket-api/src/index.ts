@@ -10,6 +10,7 @@ export * from './callback.js';
 export * as net from './net.js';
 export { connect as netConnect, createConnection, createServer, Server, Socket } from './net.js';
 export * from './runtime.js';
+export * from './stack-port.js';
 export * from './transparent.js';
 export * from './transparent-protocol.js';
 export {

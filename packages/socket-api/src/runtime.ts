@@ -16,8 +16,9 @@ import {
   rssKeyFromHex,
   Toeplitz,
 } from '@bypass/net';
-import { ethDevByName, ethDevInfo, ethMacAddr, ethRssRetaQuery, StackPort } from '@bypass/pmd';
+import { ethDevByName, ethDevInfo, ethMacAddr, ethRssRetaQuery } from '@bypass/pmd';
 import { Stack, type StackOptions, type TcpOptions } from '@bypass/tcp';
+import { StackPort } from './stack-port.js';
 
 /**
  * One lcore's network: a Stack bound to one queue of a port, and the poll loop that drives it.

@@ -26,12 +26,12 @@ import {
   ethRxQueueSetup,
   ethStats,
   ethTxQueueSetup,
-  StackPort,
   txBurst,
 } from '@bypass/pmd';
 import { Stack, type TcpSocket, TcpState } from '@bypass/tcp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Sim } from '../../tcp/test/sim.js';
+import { StackPort } from '../src/stack-port.js';
 
 /** Bytes sent each way. */
 const SIZE = 100 * 2 ** 20;

@@ -16,10 +16,10 @@ import {
   ethDevStop,
   ethRxQueueSetup,
   ethTxQueueSetup,
-  StackPort,
 } from '@bypass/pmd';
 import { Netns, tapUnavailable } from '@bypass/pmd/netns';
 import { Stack, type StackOptions } from '@bypass/tcp';
+import { StackPort } from '../src/stack-port.js';
 
 /** Why these tests cannot run here (tap support, root, python3, tshark), or undefined. */
 export function interopUnavailable(): string | undefined {

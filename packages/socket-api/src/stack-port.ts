@@ -1,4 +1,4 @@
-import { rxBurst, txBurst } from './ethdev.js';
+import { rxBurst, txBurst } from '@bypass/pmd';
 
 /**
  * What StackPort drives: a sans-IO packet processor that takes received mbufs in bursts and
