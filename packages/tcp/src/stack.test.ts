@@ -740,17 +740,30 @@ describe('Stack: ICMP', () => {
     finish(r);
   });
 
-  it('answers an echo request to the broadcast address from our own address', () => {
+  it('ignores echo requests to the subnet and limited broadcast (no smurf amplifier), counted', () => {
     const r = rig();
-    const req = icmpPacket(
-      { kind: 'echo-request', ident: 1, seq: 2, data: pattern(4) },
-      {
-        dst: SUBNET_BROADCAST,
-      },
-    );
-    r.stack.inputBytes(toUs(req, MAC_BROADCAST), 0);
-    const out = parseIpFrame(one(r));
-    expect([out.ip.src, out.ip.dst]).toEqual([OUR_IP, PEER_IP]);
+    for (const dst of [SUBNET_BROADCAST, 0xffffffff]) {
+      const req = icmpPacket({ kind: 'echo-request', ident: 1, seq: 2, data: pattern(4) }, { dst });
+      expect(counted(r, () => r.stack.inputBytes(toUs(req, MAC_BROADCAST), 0))).toEqual({
+        rxFrames: 1,
+        icmpEchoIn: 1,
+        icmpEchoBroadcastIgnored: 1,
+      });
+    }
+    expect(r.stack.txCount).toBe(0);
+    finish(r);
+  });
+
+  it('drops a packet with our own address as its source (a LAND SYN): no half-open connection', () => {
+    const r = rig();
+    r.stack.tcpListen(80);
+    const syn = tcpSegment({ srcPort: 80, dstPort: 80 }, undefined, { src: OUR_IP, dst: OUR_IP });
+    expect(counted(r, () => r.stack.inputBytes(toUs(syn), 0))).toEqual({
+      rxFrames: 1,
+      rxMartianSource: 1,
+    });
+    expect(r.stack.txCount).toBe(0);
+    expect(r.stack.connections.size).toBe(0);
     finish(r);
   });
 

@@ -653,8 +653,9 @@ describe('RFC 9293 conformance: abort and resets', () => {
       ${PASSIVE}
       +.1   < R 2:2(0) win 0
       +0    > . 1:1(0) ack 1 win 65535
-      // The last sequence number in the window (RCV.NXT + 65535 - 1).
-      +.1   < R. 65535:65535(0) ack 1 win 0
+      // The last sequence number in the window (RCV.NXT + 65535 - 1), past the connection's
+      // 500 ms between challenge ACKs.
+      +.5   < R. 65535:65535(0) ack 1 win 0
       +0    > . 1:1(0) ack 1 win 65535
       +0    call expectState ESTABLISHED
       +0    call expectEvent
@@ -740,33 +741,30 @@ describe('RFC 9293 conformance: abort and resets', () => {
       +.1   < S 1000:1000(0) win 65535 <mss 1460>
       +0    > . 1:1(0) ack 1 win 65535
       +0    call expectState ESTABLISHED
-      // The peer's first SYN again (below the window).
-      +.1   < S 0:0(0) win 65535 <mss 1460>
+      // The peer's first SYN again (below the window), 500 ms on.
+      +.5   < S 0:0(0) win 65535 <mss 1460>
       +0    > . 1:1(0) ack 1 win 65535
       +0    call expectState ESTABLISHED
       +0    call expectEvent
     `);
   });
 
-  it('RFC 5961 7: challenge ACKs are limited per second (challengeAckLimit 2)', () => {
-    runConformance(
-      `
+  it('RFC 5961 7: a connection sends at most one challenge ACK per 500 ms (CVE-2016-5696)', () => {
+    runConformance(`
       ${PASSIVE}
       +.1   < S 1000:1000(0) win 65535
       +0    > . 1:1(0) ack 1 win 65535
+      // The next ones within 500 ms: counted, not answered.
       +0    < R 1000:1000(0) win 0
+      +.3   < S 2000:2000(0) win 65535
+      +0    call expectStat challengeAcks 1
+      +0    call expectStat challengeAcksLimited 2
+      // 500 ms after the last challenge ACK: answered again.
+      +.2   < R 1000:1000(0) win 0
       +0    > . 1:1(0) ack 1 win 65535
-      // The third in the same second: no ACK.
-      +0    < S 2000:2000(0) win 65535
       +0    call expectStat challengeAcks 2
-      // A new second, a new budget.
-      1     < R 1000:1000(0) win 0
-      +0    > . 1:1(0) ack 1 win 65535
-      +0    call expectStat challengeAcks 3
       +0    call expectState ESTABLISHED
-    `,
-      { stack: { challengeAckLimit: 2 } },
-    );
+    `);
   });
 
   it('RFC 5961 4.2 and 7: a SYN below the window is challenged within the same limit', () => {
@@ -778,9 +776,10 @@ describe('RFC 9293 conformance: abort and resets', () => {
       ${PASSIVE}
       +.1   < R 1000:1000(0) win 0
       +0    > . 1:1(0) ack 1 win 65535
-      // The budget of this second is spent: no ACK for the old SYN either.
+      // Within 500 ms of it: no ACK for the old SYN either.
       +.1   < S 0:0(0) win 65535 <mss 1460>
       +0    call expectStat challengeAcks 1
+      +0    call expectStat challengeAcksLimited 1
       +0    call expectState ESTABLISHED
     `,
       { stack: { challengeAckLimit: 1 } },

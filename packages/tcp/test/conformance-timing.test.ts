@@ -258,12 +258,15 @@ describe('RFC 6298 retransmission timer', () => {
   });
 
   it.each([
-    // [RTT of the handshake sample (ms), RTO = SRTT + 4 * RTTVAR = 3 * RTT, floored at 200]
+    // [RTT of the handshake sample (ms), RTO = SRTT + max(4 * RTTVAR, rtoMinMs) = RTT +
+    // max(2 * RTT, 200): the floor bounds the variation term, as Linux's (RFC 6298 2.4 floors
+    // the whole RTO at 1 s; with a 200 ms floor that would let an RTO sit within 20 ms of a
+    // 180 ms RTT)]
     [300, 900],
     [100, 300],
-    [70, 210],
-    [60, 200], // 180 -> the 200 ms floor (rtoMinMs)
-    [10, 200],
+    [70, 270],
+    [60, 260],
+    [10, 210],
     [0, 200],
   ])('after one RTT sample of %i ms the RTO is %i ms (2.2, 2.4)', (rtt, rto) => {
     conform(`
@@ -343,10 +346,10 @@ describe('RFC 6298 retransmission timer', () => {
 +.05  < . 1:1(0) ack 201 win 65535               // 1.1: ambiguous again; RTO 1200
 +0    call write 100
 +0    > P. 201:301(100) ack 1 win 65535          // timed
-+.1   < . 1:1(0) ack 301 win 65535               // 1.2: sample 100: RTTVAR 37.5, RTO 250
++.1   < . 1:1(0) ack 301 win 65535               // 1.2: sample 100: RTTVAR 37.5, RTO 100 + max(150, 200) = 300
 +0    call write 100
 +0    > P. 301:401(100) ack 1 win 65535
-+.25  > P. 301:401(100) ack 1 win 65535          // 1.45
++.3   > P. 301:401(100) ack 1 win 65535          // 1.5
 `);
   });
 
@@ -519,18 +522,18 @@ describe('zero window (RFC 9293 3.8.6.1) and silly-window avoidance (RFC 1122 4.
       `${OPEN}
 +0    call write 1000
 +0    > P. 1:1001(1000) ack 1 win 65535
-0.2   < . 1:1(0) ack 1001 win 0                  // sample 100: RTTVAR 37.5, RTO 250
+0.2   < . 1:1(0) ack 1001 win 0                  // sample 100: RTTVAR 37.5, RTO 100 + 200 = 300
 +0    call write 1000                            // nothing goes
-0.45  > . 1000:1000(0) ack 1 win 65535           // probe 1: RTO after the write
-0.46  < . 1:1(0) ack 1001 win 0
-0.95  > . 1000:1000(0) ack 1 win 65535           // 2 * 250
-0.96  < . 1:1(0) ack 1001 win 0
-1.95  > . 1000:1000(0) ack 1 win 65535           // 4 * 250 = 1000
-1.96  < . 1:1(0) ack 1001 win 0
-2.95  > . 1000:1000(0) ack 1 win 65535           // 8 * 250, capped at rtoMaxMs 1000
-2.96  < . 1:1(0) ack 1001 win 0
+0.5   > . 1000:1000(0) ack 1 win 65535           // probe 1: RTO after the write
+0.51  < . 1:1(0) ack 1001 win 0
+1.1   > . 1000:1000(0) ack 1 win 65535           // 2 * 300
+1.11  < . 1:1(0) ack 1001 win 0
+2.1   > . 1000:1000(0) ack 1 win 65535           // 4 * 300, capped at rtoMaxMs 1000
+2.11  < . 1:1(0) ack 1001 win 0
+3.1   > . 1000:1000(0) ack 1 win 65535           // 8 * 300, capped
+3.11  < . 1:1(0) ack 1001 win 0
 +0    call expectStat zeroWindowProbes 4
-3.0   < . 1:1(0) ack 1001 win 65535              // the window opens: the data goes at once
+3.15  < . 1:1(0) ack 1001 win 65535              // the window opens: the data goes at once
 +0    > P. 1001:2001(1000) ack 1 win 65535
 +.1   < . 1:1(0) ack 2001 win 65535
 `,
@@ -582,8 +585,8 @@ describe('zero window (RFC 9293 3.8.6.1) and silly-window avoidance (RFC 1122 4.
 +.1   < . 1:1(0) ack 2001 win 800                // 800 >= 750: goes
 +0    > . 2001:2801(800) ack 1 win 65535
 +.1   < . 1:1(0) ack 2801 win 100                // 100 < 750, nothing in flight: persist timer
-// RTT samples of 100 ms each: RTTVAR 50, 37.5, 28.125, 21.09: RTO 184.4 -> 200 (the floor).
-+.2   > . 2801:2901(100) ack 1 win 65535         // the override timeout sends what fits
+// RTT samples of 100 ms each: RTTVAR 50, 37.5, 28.125, 21.09: RTO 100 + max(84.4, 200) = 300.
++.3   > . 2801:2901(100) ack 1 win 65535         // the override timeout sends what fits
 +.1   < . 1:1(0) ack 2901 win 1500
 +0    > P. 2901:3001(100) ack 1 win 65535
 +.1   < . 1:1(0) ack 3001 win 1500
@@ -720,6 +723,19 @@ describe('RFC 7323 timestamps, PAWS and window scaling', () => {
 +.1   < . 101:1089(988) ack 101 win 65535 <nop,nop,TS val 400 ecr *>
 +0    < . 1089:2077(988) ack 101 win 65535 <nop,nop,TS val 401 ecr *>
 +0    > . 101:101(0) ack 2077 win 65535 <nop,nop,TS val * ecr 400>
+`);
+  });
+
+  it('PAWS: an old pure ACK earns one duplicate ACK per 500 ms, like any out-of-window answer', () => {
+    conform(`${OPEN_TS}
++.05  < . 1:1(0) ack 1 win 65535 <nop,nop,TS val 150 ecr *>
++0    > . 1:1(0) ack 1 win 65535 <nop,nop,TS val * ecr 200>
++.1   < . 1:1(0) ack 1 win 65535 <nop,nop,TS val 150 ecr *>      // within 500 ms: dropped only
++.1   < . 1:1(0) ack 1 win 65535 <nop,nop,TS val 160 ecr *>
++0    call expectStat pawsDrops 3
++.3   < . 1:1(0) ack 1 win 65535 <nop,nop,TS val 150 ecr *>
++0    > . 1:1(0) ack 1 win 65535 <nop,nop,TS val * ecr 200>
++0    call expectStat pawsDrops 4
 `);
   });
 

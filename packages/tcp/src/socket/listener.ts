@@ -58,7 +58,11 @@ export class TcpListener {
 
   /** Takes the oldest established connection, or null. */
   accept(): TcpSocket | null {
-    return this.acceptQueue.shift() ?? null;
+    const socket = this.acceptQueue.shift();
+    if (socket === undefined) return null;
+    // The application has it now: its onClose reports the end, and unlisten leaves it alone.
+    socket.listener = null;
+    return socket;
   }
 
   /** A half-open child closed before it was accepted. */

@@ -20,10 +20,14 @@ describe('RttEstimator (RFC 6298)', () => {
     expect([e.srtt, e.rttvar, e.rto]).toEqual([110, 57.5, 340]);
   });
 
-  it('clamps to the minimum and maximum, and G = 1 ms keeps a steady path above SRTT', () => {
+  it('the minimum bounds the variation term (RTO = SRTT + max(G, 4 RTTVAR, min)), the maximum the whole', () => {
     const e = new RttEstimator(1000, 200, 500);
     for (let i = 0; i < 50; i++) e.sample(5);
-    expect(e.rto).toBe(200);
+    expect(e.rto).toBeCloseTo(205, 6);
+    const slow = new RttEstimator(1000, 200, 120_000);
+    for (let i = 0; i < 100; i++) slow.sample(150);
+    // A steady 150 ms path: 350 ms, not max(150 + 4 RTTVAR, 200) = 200 ms.
+    expect(slow.rto).toBeCloseTo(350, 6);
     const f = new RttEstimator(1000, 1, 500);
     for (let i = 0; i < 200; i++) f.sample(5);
     expect(f.rto).toBeCloseTo(6, 6);
@@ -49,7 +53,7 @@ describe('RttEstimator (RFC 6298)', () => {
     const e = new RttEstimator(1000, 200, 120_000);
     e.sample(-5);
     expect(e.measured).toBe(true);
-    expect(e.srtt).toBe(0.001);
+    expect(e.srtt).toBe(0);
     expect(e.rto).toBe(200);
   });
 

@@ -127,6 +127,8 @@ export interface TcpStats {
   rstsIn: number;
   challengeAcks: number;
   pawsDrops: number;
+  /** Challenge ACKs not sent: the connection's or the stack's limit (RFC 5961 7). */
+  challengeAcksLimited: number;
   outOfWindow: number;
   oooSegs: number;
   oooDrops: number;
@@ -154,6 +156,7 @@ export function newTcpStats(): TcpStats {
     rstsIn: 0,
     challengeAcks: 0,
     pawsDrops: 0,
+    challengeAcksLimited: 0,
     outOfWindow: 0,
     oooSegs: 0,
     oooDrops: 0,
@@ -200,7 +203,7 @@ export interface TcpHost {
   ackAtPoll(socket: TcpSocket): void;
   /** The connection reached CLOSED: drop it from the table and free its timer. */
   release(socket: TcpSocket): void;
-  /** RFC 5961 7: whether another challenge ACK fits in this second's budget. */
+  /** RFC 5961 7: whether another challenge ACK fits in this second's (randomised) budget. */
   challengeAckAllowed(now: number): boolean;
 }
 
@@ -622,8 +625,13 @@ export class TcpSocket {
     if (this.state === S.SYN_RECEIVED && (flags & FLG_SYN) !== 0 && seg.seq === this.irs) {
       if ((flags & (FLG_ACK | FLG_RST)) === 0) {
         // The peer retransmitted its SYN: our SYN-ACK was lost. Answer with the SYN-ACK again
-        // (Linux's tcp_check_req), before the sequence test, which would reject the old SYN.
-        this.sendSyn(now);
+        // (Linux's tcp_check_req), before the sequence test, which would reject the old SYN;
+        // rate-limited, and leaving the retransmission timer and its retry count alone, so
+        // that a peer repeating its SYN cannot keep a half-open connection alive for ever.
+        if (now - this.lastInvalidAckAt >= INVALID_ACK_INTERVAL_MS) {
+          this.lastInvalidAckAt = now;
+          this.sendSyn(now, false);
+        }
         return;
       }
       if ((flags & FLG_ACK) !== 0 && this.listener === null) {
@@ -646,7 +654,9 @@ export class TcpSocket {
       now - this.tsRecentAt < PAWS_IDLE_MS
     ) {
       this.host.tcpStats.pawsDrops++;
-      this.sendAck(now);
+      // The duplicate ACK it earns is rate-limited like any out-of-window answer (Linux's
+      // tcp_oow_rate_limited): a stream of old timestamps must not turn into a stream of ACKs.
+      this.invalidAck(seg.len + (flags & FLG_SYN ? 1 : 0) + (flags & FLG_FIN), now);
       return;
     }
     // First: the sequence number (RFC 9293 3.10.7.4, the four cases).
@@ -884,7 +894,8 @@ export class TcpSocket {
     }
     // RFC 5961 5.2: acceptable ACKs lie in [SND.UNA - MAX.SND.WND, SND.NXT].
     if (seqGt(ack, this.sndMax)) {
-      this.sendAck(now);
+      // RFC 5961 5.2: an ACK of data never sent gets an ACK, rate-limited (an ACK loop otherwise).
+      this.invalidAck(seg.len + (seg.flags & FLG_FIN), now);
       return false;
     }
     if (seqLt(ack, seqAdd(this.sndUna, -this.maxSndWnd))) {
@@ -1196,8 +1207,22 @@ export class TcpSocket {
 
   lastInvalidAckAt = Number.NEGATIVE_INFINITY;
 
+  /**
+   * RFC 5961 7, with CVE-2016-5696's lesson (Linux 4.7): first a limit per connection (one per
+   * tcp_invalid_ratelimit, shared with the other out-of-window answers), then the stack's
+   * budget, which the host draws at random each second so that an off-path attacker cannot
+   * count it down to learn whether a 4-tuple exists.
+   */
   private challengeAck(now: number): void {
-    if (!this.host.challengeAckAllowed(now)) return;
+    if (now - this.lastInvalidAckAt < INVALID_ACK_INTERVAL_MS) {
+      this.host.tcpStats.challengeAcksLimited++;
+      return;
+    }
+    if (!this.host.challengeAckAllowed(now)) {
+      this.host.tcpStats.challengeAcksLimited++;
+      return;
+    }
+    this.lastInvalidAckAt = now;
     this.host.tcpStats.challengeAcks++;
     this.sendAck(now);
   }
@@ -1343,10 +1368,15 @@ export class TcpSocket {
     return true;
   }
 
-  private sendSyn(now: number): void {
+  /**
+   * Our SYN, or SYN-ACK past SYN_SENT. `timed` false: an extra copy answering a repeated SYN,
+   * which neither restarts the retransmission timer nor starts an RTT measurement.
+   */
+  private sendSyn(now: number, timed = true): void {
     const host = this.host;
     const m = host.ipAlloc();
     if (m < 0) {
+      if (!timed) return;
       // Leave it to the retransmission timer.
       this.rtoAt = now + this.rtt.rto;
       this.armTimer(now);
@@ -1392,12 +1422,13 @@ export class TcpSocket {
     if (ack) this.rcvAdv = seqAdd(this.rcvNxt, win);
     host.ipSend(m, this.remoteIp, IP_PROTO_TCP, hdr, now, 0);
     host.tcpStats.segsOut++;
-    if (this.retries === 0) this.rttSentAt = now;
     if (!this.finSent) {
       this.sndNxt = seqAdd(this.iss, 1);
       this.sndMax = this.sndNxt;
     }
     if (ack) this.lastAckSent = this.rcvNxt;
+    if (!timed) return;
+    if (this.retries === 0) this.rttSentAt = now;
     this.rtoAt = now + this.rtt.rto;
     this.armTimer(now);
   }
@@ -1613,7 +1644,8 @@ export class TcpSocket {
         this.state === S.FIN_WAIT_2 ||
         this.state === S.SYN_RECEIVED
       ) {
-        this.toClosed(this.state === S.FIN_WAIT_2 ? 'ETIMEDOUT' : null);
+        // An orphaned FIN_WAIT_2 (tcp_fin_timeout) ends quietly: the application closed it.
+        this.toClosed(null);
         return;
       }
     }

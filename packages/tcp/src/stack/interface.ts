@@ -20,6 +20,8 @@ export interface StackStats {
   rxUnknownEthertype: number;
   rxMalformed: number;
   rxBadIpv4: number;
+  /** Packets claiming our own address as their source (LAND and other spoofing): dropped. */
+  rxMartianSource: number;
   rxBadChecksum: number;
   rxFragments: number;
   rxReassembled: number;
@@ -30,6 +32,8 @@ export interface StackStats {
   arpRepliesOut: number;
   arpPendingDrops: number;
   icmpEchoIn: number;
+  /** Echo requests to a broadcast address, not answered (Linux's icmp_echo_ignore_broadcasts). */
+  icmpEchoBroadcastIgnored: number;
   icmpErrorsOut: number;
   icmpErrorsIn: number;
   icmpRateLimited: number;
@@ -50,6 +54,7 @@ function newStackStats(): StackStats {
     rxUnknownEthertype: 0,
     rxMalformed: 0,
     rxBadIpv4: 0,
+    rxMartianSource: 0,
     rxBadChecksum: 0,
     rxFragments: 0,
     rxReassembled: 0,
@@ -60,6 +65,7 @@ function newStackStats(): StackStats {
     arpRepliesOut: 0,
     arpPendingDrops: 0,
     icmpEchoIn: 0,
+    icmpEchoBroadcastIgnored: 0,
     icmpErrorsOut: 0,
     icmpErrorsIn: 0,
     icmpRateLimited: 0,

@@ -100,6 +100,12 @@ export class Ipv4Layer {
       st.rxNotForUs++;
       return;
     }
+    // Our own address as the source never comes from the wire: a LAND attack (a SYN from us to
+    // us) or another spoof. Linux drops it as a martian source.
+    if (ipv4Src(b, ip) === iface.localIp) {
+      st.rxMartianSource++;
+      return;
+    }
     if (dst === iface.localIp) this.#eth.learnNeighbour(b, ip, now);
     if (ipv4IsFragment(b, ip)) {
       st.rxFragments++;
@@ -148,7 +154,13 @@ export class Ipv4Layer {
     const type = b[off];
     if (type === ICMP_TYPE_ECHO_REQUEST) {
       st.icmpEchoIn++;
-      // RFC 1122 3.2.2.6: echo the data back; a reply to a broadcast comes from our address.
+      // RFC 1122 3.2.2.6 lets a host ignore echoes to a broadcast address, and Linux does by
+      // default (a smurf amplifier otherwise).
+      if (ipv4Dst(b, ip) !== iface.localIp) {
+        st.icmpEchoBroadcastIgnored++;
+        return;
+      }
+      // RFC 1122 3.2.2.6: echo the data back.
       if (len > iface.mtu - IPV4_HEADER) return; // a reassembled jumbo echo: Linux fragments the reply, we do not
       const m = this.alloc();
       if (m < 0) return;

@@ -42,7 +42,11 @@ export interface StackOptions {
   isnSecret?: Uint8Array;
   /** Ephemeral source ports (default Linux's 32768-60999). */
   ephemeralPorts?: [number, number];
-  /** Challenge ACKs per second for the whole stack (RFC 5961 7; default 1000, as Linux). */
+  /**
+   * Challenge ACKs per second for the whole stack (RFC 5961 7; default 1000): each second's
+   * budget is drawn from [limit/2, 3 limit/2), as Linux has done since 4.7, and each connection
+   * sends at most one per 500 ms.
+   */
   challengeAckLimit?: number;
   /** ICMP errors per second (Linux's icmp_ratelimit in spirit; default 1000). */
   icmpErrorLimit?: number;

@@ -71,6 +71,9 @@ export class TcpLayer implements TcpHost {
   readonly #challengeLimit: number;
   #challengeSecond = -1;
   #challengeCount = 0;
+  #challengeBudget = 0;
+  /** xorshift32 state for the challenge budget's draw (seeded from the secret). */
+  #rand: number;
   /** Connections whose output waits for room in the tx queue, in order. */
   readonly #deferred: TcpSocket[] = [];
   /** Connections owing an ACK at the next poll (the end of the receive burst): `[0 .. count)`. */
@@ -114,6 +117,9 @@ export class TcpLayer implements TcpHost {
     this.#ephemeralHigh = hi;
     this.#ephemeralNext = lo + (((this.#secret[0] << 8) | this.#secret[1]) % (hi - lo + 1));
     this.#challengeLimit = o.challengeAckLimit ?? 1000;
+    if (!Number.isInteger(this.#challengeLimit) || this.#challengeLimit < 1)
+      throw new OptionError('challengeAckLimit', this.#challengeLimit, 'an integer >= 1');
+    this.#rand = (secret[4] << 24) | (secret[5] << 16) | (secret[6] << 8) | secret[7] | 1;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -476,8 +482,16 @@ export class TcpLayer implements TcpHost {
     if (sec !== this.#challengeSecond) {
       this.#challengeSecond = sec;
       this.#challengeCount = 0;
+      // Linux 4.7: half the limit (rounded up) + a random share of it, drawn anew each second.
+      let x = this.#rand;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      this.#rand = x;
+      this.#challengeBudget =
+        ((this.#challengeLimit + 1) >>> 1) + ((x >>> 0) % this.#challengeLimit);
     }
-    return this.#challengeCount++ < this.#challengeLimit;
+    return this.#challengeCount++ < this.#challengeBudget;
   }
 }
 
