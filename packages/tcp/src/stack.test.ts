@@ -437,6 +437,27 @@ describe('Stack: ARP (RFC 826)', () => {
     finish(r);
   });
 
+  it('a failed resolution holding 100 packets (more than a poll scratch of 64) is freed, and the next packet asks again', () => {
+    const r = rig({}, 256);
+    const u = r.stack.udpBind(5000, {});
+    for (let i = 0; i < 100; i++) expect(u.sendTo(HOST3_IP, 53, pattern(10, i), 0)).toBe(true);
+    expect(r.stack.arp.pendingTotal).toBe(100);
+    for (const t of [0, 1000, 2000]) {
+      r.stack.poll(t);
+      r.stack.takeTxBytes();
+    }
+    const d = counted(r, () => r.stack.poll(3000));
+    expect(d).toEqual({ arpPendingDrops: 100 });
+    expect(r.stack.arp.pendingTotal).toBe(0);
+    expect(r.pool.mempool.available()).toBe(r.n);
+    // Resolution starts over: a new request goes at once (before, the entry stayed incomplete
+    // with its retries spent and every later packet was dropped unasked).
+    expect(u.sendTo(HOST3_IP, 53, pattern(10), 3100)).toBe(true);
+    const sent = r.stack.takeTxBytes().map((f) => parseArpFrame(f).arp.targetIp);
+    expect(sent).toEqual([HOST3_IP]);
+    finish(r);
+  });
+
   it('holds at most pendingPerEntry packets per neighbour, sending one request', () => {
     const r = rig({ arp: { pendingPerEntry: 2 } });
     const u = r.stack.udpBind(5000, {});

@@ -196,6 +196,22 @@ describe('ArpCache request pacing and timeouts', () => {
     expect(c.size).toBe(0);
   });
 
+  it('an entry holding more handles than dropped has room for still goes, over several calls', () => {
+    const c = new ArpCache({ retries: 1, retryMs: 10, pendingPerEntry: 100 });
+    for (let h = 0; h < 100; h++) expect(c.enqueuePending(IP_A, 1000 + h, 0)).toBe(true);
+    expect(c.needsRequest(IP_A, 0)).toBe(true);
+    const dropped = new Uint32Array(64);
+    expect(c.expire(20, dropped)).toBe(64);
+    const seen = [...dropped];
+    expect(c.lookup(IP_A, 20)).toBe(-1);
+    expect(c.expire(20, dropped)).toBe(36);
+    seen.push(...dropped.subarray(0, 36));
+    expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => 1000 + i));
+    expect([c.pendingTotal, c.size]).toEqual([0, 0]);
+    // Gone, not stuck with its retries spent: the next packet starts a new resolution.
+    expect(c.needsRequest(IP_A, 30)).toBe(true);
+  });
+
   it('lists due retransmissions for the poll loop', () => {
     const c = new ArpCache({ retries: 2, retryMs: 1000 });
     c.enqueuePending(IP_A, 1, 0); // no request yet: due now

@@ -313,9 +313,10 @@ export class ArpCache {
    * fails at `requestedAt + (retries - requests + 1) × retryMs`: with requests sent on time
    * that is `retries × retryMs` after the first (3 s by default), and the last request always
    * gets a full `retryMs` to be answered. The pending handles of every removed entry are
-   * written to `dropped` for the caller to free; returns how many. An entry whose handles do
-   * not fit in what is left of `dropped` stays (already invisible to `lookup`) until a later
-   * call, so each handle comes back exactly once.
+   * written to `dropped` for the caller to free; returns how many. When they do not all fit,
+   * `dropped` is filled and the rest wait (the entry, dead already, goes once it is empty):
+   * call again while the return value is `dropped.length`. Each handle comes back exactly once,
+   * and an entry holding more handles than `dropped` has room for still goes.
    */
   expire(now: number, dropped: Uint32Array): number {
     let n = 0;
@@ -326,9 +327,10 @@ export class ArpCache {
       else if (s === INCOMPLETE) dead = now >= this.#incompleteDeadline(e);
       if (!dead) continue;
       const count = this.#pendingCount[e];
-      if (n + count > dropped.length) continue;
-      this.#drain(e, dropped, n, count);
-      n += count;
+      const take = Math.min(count, dropped.length - n);
+      this.#drain(e, dropped, n, take);
+      n += take;
+      if (take < count) return n; // dropped is full: the rest at the next call
       this.#release(e);
     }
     return n;

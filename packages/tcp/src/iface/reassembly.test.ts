@@ -416,7 +416,7 @@ describe('Ipv4Reassembler: overlaps, invalid and oversized fragments', () => {
 });
 
 describe('Ipv4Reassembler: limits', () => {
-  it('evicts the oldest reassemblies to stay within maxBytes', () => {
+  it('past maxBytes no new reassembly starts, and those under way still finish', () => {
     // Each first fragment is 20 + 400 bytes; room for two of them.
     const r = new Ipv4Reassembler({ maxBytes: 900 });
     const ds = [1, 2, 3].map((id) => datagram(payloadOf(800, id), { ident: id }));
@@ -424,18 +424,16 @@ describe('Ipv4Reassembler: limits', () => {
     r.add(fs[0][0], IP_OFF, 0);
     r.add(fs[1][0], IP_OFF, 1);
     expect(r.bytesHeld).toBe(840);
-    r.add(fs[2][0], IP_OFF, 2); // evicts datagram 1
+    expect(r.add(fs[2][0], IP_OFF, 2)).toBeNull(); // refused: datagram 3 does not start
     expect(r.pending).toBe(2);
     expect(r.bytesHeld).toBe(840);
     expect(r.stats.droppedMemory).toBe(1);
-    // Completing datagram 2 needs 420 more bytes: datagram 3 is the oldest other, and goes.
-    const out = r.add(fs[1][1], IP_OFF, 3);
-    expectSame(out as Uint8Array, ds[1]);
+    // Both under way complete, the held bytes past maxBytes for a moment.
+    expectSame(r.add(fs[1][1], IP_OFF, 3) as Uint8Array, ds[1]);
+    expectSame(r.add(fs[0][1], IP_OFF, 4) as Uint8Array, ds[0]);
     expect(r.pending).toBe(0);
     expect(r.bytesHeld).toBe(0);
-    // Datagram 1's last fragment alone starts a new (incomplete) reassembly.
-    expect(r.add(fs[0][1], IP_OFF, 4)).toBeNull();
-    expect(r.stats).toEqual(stats({ fragments: 5, reassembled: 1, droppedMemory: 2 }));
+    expect(r.stats).toEqual(stats({ fragments: 5, reassembled: 2, droppedMemory: 1 }));
   });
 
   it('drops a reassembly that cannot fit in maxBytes even alone', () => {
@@ -449,16 +447,18 @@ describe('Ipv4Reassembler: limits', () => {
     expect(r.stats).toEqual(stats({ fragments: 2, droppedMemory: 1 }));
   });
 
-  it('evicts the oldest reassembly beyond maxDatagrams', () => {
-    const r = new Ipv4Reassembler({ maxDatagrams: 2 });
-    const fs = [1, 2, 3].map((id) => fragment(datagram(payloadOf(64, id), { ident: id }), 32));
-    r.add(fs[0][0], IP_OFF, 0);
-    r.add(fs[1][0], IP_OFF, 1);
-    r.add(fs[2][0], IP_OFF, 2);
-    expect(r.pending).toBe(2);
-    expect(r.add(fs[0][1], IP_OFF, 3)).toBeNull(); // 1 was evicted; this evicts 2
-    expect(r.add(fs[2][1], IP_OFF, 4)).not.toBeNull();
-    expect(r.stats).toEqual(stats({ fragments: 5, reassembled: 1, droppedTableFull: 2 }));
+  it('beyond maxDatagrams the new one is refused: a flood of new IDs cannot starve one under way', () => {
+    const r = new Ipv4Reassembler({ maxDatagrams: 4 });
+    const real = datagram(payloadOf(64, 9), { ident: 9 });
+    const rf = fragment(real, 32);
+    r.add(rf[0], IP_OFF, 0);
+    // 100 first fragments with new IDs (an attacker's, or just a busy sender's).
+    for (let id = 100; id < 200; id++) {
+      r.add(fragment(datagram(payloadOf(64, id), { ident: id }), 32)[0], IP_OFF, 1);
+    }
+    expect(r.pending).toBe(4);
+    expectSame(r.add(rf[1], IP_OFF, 2) as Uint8Array, real);
+    expect(r.stats).toEqual(stats({ fragments: 102, reassembled: 1, droppedTableFull: 97 }));
   });
 
   it('reuses storage: the returned view lives until the next add()', () => {

@@ -41,11 +41,16 @@ import {
 } from '@bypass/net';
 
 export interface Ipv4ReassemblerOptions {
-  /** Concurrent reassemblies; a new one beyond this evicts the oldest. Default 64. */
+  /**
+   * Concurrent reassemblies; the first fragment of another is dropped while this many are in
+   * progress (they finish or time out: a stream of fragments with new IDs cannot push out a
+   * reassembly that is under way). Default 64.
+   */
   maxDatagrams?: number;
   /**
    * Bytes of fragments (IPv4 total lengths) held by all reassemblies together, like Linux's
-   * ipfrag_high_thresh; a fragment that would exceed it evicts the oldest reassemblies.
+   * ipfrag_high_thresh: past it no new reassembly starts, while one in progress may still
+   * finish (up to maxBytes + maxDatagramSize in all); one that alone needs more is dropped.
    * Default 4 MiB.
    */
   maxBytes?: number;
@@ -67,9 +72,9 @@ export interface Ipv4ReassemblyStats {
   droppedTimeout: number;
   /** Reassemblies dropped for an overlap with different data. */
   droppedOverlap: number;
-  /** Reassemblies evicted, oldest first, to keep within maxBytes. */
+  /** Fragments refused for maxBytes (no new reassembly), and reassemblies too big for it. */
   droppedMemory: number;
-  /** Reassemblies evicted, oldest first, to keep within maxDatagrams. */
+  /** First fragments of new reassemblies refused while maxDatagrams are in progress. */
   droppedTableFull: number;
   /** Fragments reaching beyond maxDatagramSize; the reassembly they belonged to is dropped. */
   droppedTooBig: number;
@@ -254,28 +259,25 @@ export class Ipv4Reassembler {
         return null;
       }
     }
-    // Make room: evict the oldest other reassemblies first.
-    if (r === undefined && this.table.size >= this.maxDatagrams) {
-      const oldest = this.table.values().next().value as Reassembly;
-      st.droppedTableFull++;
-      this.drop(oldest);
-    }
-    while (this.heldBytes + total > this.maxBytes) {
-      let victim: Reassembly | undefined;
-      for (const e of this.table.values()) {
-        if (e !== r) {
-          victim = e;
-          break;
-        }
-      }
-      if (victim === undefined) {
-        // Only this fragment's own reassembly is left, and it still does not fit.
-        st.droppedMemory++;
-        if (r !== undefined) this.drop(r);
+    // Limits refuse what is new rather than evict what is under way (Linux since 4.17): an
+    // attacker's flood of first fragments waits out its timeout instead of pushing a real
+    // datagram's reassembly out.
+    if (r === undefined) {
+      if (this.table.size >= this.maxDatagrams) {
+        st.droppedTableFull++;
         return null;
       }
+      if (this.heldBytes + total > this.maxBytes) {
+        st.droppedMemory++;
+        return null;
+      }
+    } else if (
+      r.bytes + total > this.maxBytes ||
+      this.heldBytes + total > this.maxBytes + this.maxDatagramSize
+    ) {
       st.droppedMemory++;
-      this.drop(victim);
+      this.drop(r);
+      return null;
     }
     if (r === undefined) {
       r = {

@@ -180,9 +180,13 @@ export class EthernetLayer {
     }
     if (resolving || (now >= this.#sweepAt && this.arp.size > 0)) {
       this.#sweepAt = now + ARP_SWEEP_MS;
-      for (let i = 0, n = this.arp.expire(now, ips); i < n; i++) {
-        iface.pool.free(ips[i]);
-        iface.stats.arpPendingDrops++;
+      // An entry may hold more packets than the scratch array: drain until a call comes back
+      // short, so a failed resolution always ends (and a later packet asks again).
+      for (;;) {
+        const n = this.arp.expire(now, ips);
+        for (let i = 0; i < n; i++) iface.pool.free(ips[i]);
+        iface.stats.arpPendingDrops += n;
+        if (n < ips.length) break;
       }
     }
   }
