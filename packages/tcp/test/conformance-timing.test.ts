@@ -541,6 +541,68 @@ describe('zero window (RFC 9293 3.8.6.1) and silly-window avoidance (RFC 1122 4.
     );
   });
 
+  it('a window shrunk to zero with data in flight: the RTO resends it as a probe, counted as a probe, not a retry', () => {
+    // RFC 9293 3.8.6.1 and RFC 1122 4.2.2.17: the peer answers every probe, so the connection
+    // lives past maxRetries (2) expiries; before, the RTO resent nothing (usable window 0), the
+    // retries ran out and the connection was reset having sent nothing.
+    conform(
+      `${OPEN}
++0    call write 2000
++0    > . 1:1001(1000) ack 1 win 65535
++0    > P. 1001:2001(1000) ack 1 win 65535
+0.2   < . 1:1(0) ack 1001 win 0                  // 1001:2001 now lies past a zero window; RTO 300
+0.5   > P. 1001:2001(1000) ack 1 win 65535       // the probe: the segment again
+0.51  < . 1:1(0) ack 1001 win 0
+1.1   > P. 1001:2001(1000) ack 1 win 65535       // backed off: 600
+1.11  < . 1:1(0) ack 1001 win 0
+2.1   > P. 1001:2001(1000) ack 1 win 65535       // 1000 (rtoMaxMs); a third expiry, still open
+2.11  < . 1:1(0) ack 2001 win 65535              // taken after all, the window open
++0    call expectState ESTABLISHED
++0    call expectStat zeroWindowProbes 3
++0    call expectStat rtoTimeouts 3
+`,
+      { tcp: { maxRetries: 2, rtoMaxMs: 1000 } },
+    );
+  });
+
+  it('a silent peer behind a zero window is given up on after maxRetries unanswered probes', () => {
+    const h = conform(
+      `${OPEN}
++0    call write 1000
++0    > P. 1:1001(1000) ack 1 win 65535
+0.2   < . 1:1(0) ack 1001 win 0                  // RTO 300
++0    call write 1000
+0.5   > . 1000:1000(0) ack 1 win 65535           // probe 1, never answered
+1.1   > . 1000:1000(0) ack 1 win 65535           // probe 2
+2.1   > . 1000:1000(0) ack 1 win 65535           // probe 3 (rtoMaxMs 1000)
+3.1   > R. 1001:1001(0) ack 1 win 0              // maxRetries (3) probes unanswered: gone
++0    call expectClosed ETIMEDOUT
++0    call expectStat zeroWindowProbes 3
+`,
+      { tcp: { maxRetries: 3, rtoMaxMs: 1000 } },
+    );
+    expect(h.closed).toBe('ETIMEDOUT');
+  });
+
+  it('userTimeoutMs ends a connection whose data has waited that long, though the peer answers its probes', () => {
+    const h = conform(
+      `${OPEN}
++0    call write 1000
++0    > P. 1:1001(1000) ack 1 win 65535
+0.2   < . 1:1(0) ack 1001 win 0                  // the last progress: 0.2
++0    call write 1000
+0.5   > . 1000:1000(0) ack 1 win 65535
+0.51  < . 1:1(0) ack 1001 win 0
+1.1   > . 1000:1000(0) ack 1 win 65535
+1.11  < . 1:1(0) ack 1001 win 0
+2.1   > R. 1001:1001(0) ack 1 win 0              // 1.9 s without progress >= 1.5 s
++0    call expectClosed ETIMEDOUT
+`,
+      { tcp: { userTimeoutMs: 1500, rtoMaxMs: 1000 } },
+    );
+    expect(h.closed).toBe('ETIMEDOUT');
+  });
+
   it('closes our window as the unread receive buffer fills, answers probes, and reopens it by an MSS', () => {
     const h = conform(
       `

@@ -20,7 +20,10 @@ export interface TcpOptions {
   rtoMinMs?: number;
   /** Upper bound on the backed-off RTO (RFC 6298 2.5: at least 60 s; default 120 000, as Linux). */
   rtoMaxMs?: number;
-  /** Retransmissions of one segment before the connection fails with ETIMEDOUT (Linux's tcp_retries2: 15). */
+  /**
+   * Retransmissions of one segment, or unanswered zero-window probes in a row, before the
+   * connection fails with ETIMEDOUT (Linux's tcp_retries2: 15).
+   */
   maxRetries?: number;
   /** SYN retransmissions before connect fails with ETIMEDOUT (Linux's tcp_syn_retries: 6). */
   synRetries?: number;
@@ -53,6 +56,12 @@ export interface TcpOptions {
    * one added with registerCongestionControl.
    */
   congestionControl?: string;
+  /**
+   * Fail with ETIMEDOUT once data has waited this long (ms) without the send side moving,
+   * unacknowledged or held back by a zero window (RFC 5482's user timeout, Linux's
+   * TCP_USER_TIMEOUT); 0 (the default) leaves it to maxRetries.
+   */
+  userTimeoutMs?: number;
 }
 
 export type ResolvedTcpOptions = Required<TcpOptions>;
@@ -80,6 +89,7 @@ export const TCP_DEFAULTS: Readonly<ResolvedTcpOptions> = Object.freeze({
   initialWindowSegments: 10,
   mss: 0,
   congestionControl: 'newreno',
+  userTimeoutMs: 0,
 });
 
 /** Largest window RFC 7323 allows: 2^30 - 1 bytes (scale 14). */
@@ -143,6 +153,7 @@ export function resolveTcpOptions(
   int('maxOutOfOrderRanges', r.maxOutOfOrderRanges, 1, 4096);
   int('initialWindowSegments', r.initialWindowSegments, 1, 1000);
   int('mss', r.mss, 0, 65495);
+  ms('userTimeoutMs', r.userTimeoutMs);
   if (typeof r.congestionControl !== 'string' || !hasCongestionControl(r.congestionControl))
     throw new OptionError(
       'congestionControl',

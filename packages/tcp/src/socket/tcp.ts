@@ -330,6 +330,13 @@ export class TcpSocket {
   delAckAt = NO_DEADLINE;
   persistAt = NO_DEADLINE;
   persistBackoff = 0;
+  /**
+   * Zero-window probes unanswered in a row (Linux's icsk_probes_out): any ACK clears it; at
+   * options.maxRetries the peer is taken for gone.
+   */
+  probesOut = 0;
+  /** When the send side last moved (data acknowledged, the window opened, data queued on an idle connection): the user timeout runs from here. */
+  progressAt = 0;
   keepAliveAt = NO_DEADLINE;
   keepAliveSent = 0;
   /** TIME_WAIT, FIN_WAIT_2 orphan and SYN timeouts. */
@@ -505,6 +512,7 @@ export class TcpSocket {
         `write on a connection in ${this.stateName}${this.finQueued ? ' after end()' : ''}; check the close/end events before writing`,
       );
     }
+    if (this.sendBuf.length === 0) this.progressAt = now; // the user timeout starts with data
     const n = this.sendBuf.write(src, off, len);
     if (n < len) this.wantDrain = true;
     if (n > 0 && st >= S.ESTABLISHED) this.output(now);
@@ -725,6 +733,7 @@ export class TcpSocket {
     if ((flags & FLG_ACK) === 0) return;
     this.lastRecvAt = now;
     this.keepAliveSent = 0;
+    this.probesOut = 0;
     if (!this.processAck(seg, now)) return;
     if (this.state === S.CLOSED) return;
     // RFC 7323 4.3: TS.Recent takes the TSval of a segment covering Last.ACK.sent.
@@ -916,6 +925,7 @@ export class TcpSocket {
     // ACK moves SND.UNA: anything sent from here on must see the window this ACK carries, not
     // the old window from the new SND.UNA (that overshoots the peer's right edge).
     if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
+      if (wnd > 0 && this.sndWnd === 0) this.progressAt = now; // the window opened
       this.sndWnd = wnd;
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
@@ -961,6 +971,7 @@ export class TcpSocket {
     }
     this.retries = 0;
     this.limitedBytes = 0;
+    this.progressAt = now;
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     if (this.finQueued && seqGt(ack, this.finSeq)) this.finSent = true;
@@ -1693,12 +1704,21 @@ export class TcpSocket {
       return;
     }
     if (!seqGt(this.sndMax, this.sndUna)) return;
-    if (this.retries >= o.maxRetries) {
-      this.sendControl(FLG_RST | FLG_ACK, this.sndNxt, this.rcvNxt, now);
-      this.toClosed('ETIMEDOUT');
+    // The peer shrank its window to zero with our data in flight (RFC 9293 3.8.6.1, RFC 1122
+    // 4.2.2.17): the retransmission is a zero-window probe, one segment past the window, and
+    // counts against the probes, not the retries, as in Linux's tcp_retransmit_timer; a peer
+    // that answers keeps the connection for as long as it answers.
+    const zeroWindow = this.sndWnd === 0;
+    if ((zeroWindow ? this.probesOut : this.retries) >= o.maxRetries || this.userTimedOut(now)) {
+      this.giveUp(now);
       return;
     }
-    this.retries++;
+    if (zeroWindow) {
+      this.probesOut++;
+      stats.zeroWindowProbes++;
+    } else {
+      this.retries++;
+    }
     stats.rtoTimeouts++;
     // RFC 5681 3.1 (4) and RFC 6298 5.5-5.7.
     this.cc.onRto(this.flight, this.effMss, this.retries === 1, now);
@@ -1711,8 +1731,24 @@ export class TcpSocket {
     this.sndNxt = this.sndUna;
     if (this.finSent && seqLe(this.sndNxt, this.finSeq)) this.finSent = false;
     this.rtoAt = NO_DEADLINE;
-    this.output(now);
+    if (zeroWindow) this.retransmitFirst(now);
+    else this.output(now);
     if (this.rtoAt === NO_DEADLINE) this.rtoAt = now + this.rtt.rto;
+  }
+
+  /** The connection failed on a silent peer: an RST in case it hears, then ETIMEDOUT. */
+  private giveUp(now: number): void {
+    this.sendControl(FLG_RST | FLG_ACK, this.sndNxt, this.rcvNxt, now);
+    this.toClosed('ETIMEDOUT');
+  }
+
+  /**
+   * options.userTimeoutMs (RFC 5482's UTO, Linux's TCP_USER_TIMEOUT): data has waited that long
+   * without the send side moving, whether unacknowledged or held back by a zero window.
+   */
+  private userTimedOut(now: number): boolean {
+    const t = this.options.userTimeoutMs;
+    return t > 0 && now - this.progressAt >= t;
   }
 
   /**
@@ -1729,6 +1765,14 @@ export class TcpSocket {
       if (len > 0) this.sendData(this.sndNxt, len, false, now);
       return;
     }
+    // A silent peer is given up on after maxRetries unanswered probes (Linux's tcp_probe_timer
+    // with tcp_retries2) or the user timeout; one that answers, with its window still closed,
+    // is probed for as long as it answers (RFC 1122 4.2.2.17).
+    if (this.probesOut >= this.options.maxRetries || this.userTimedOut(now)) {
+      this.giveUp(now);
+      return;
+    }
+    this.probesOut++;
     // Linux's probe: an old sequence number (SND.UNA - 1) with no data, which the receiver
     // must answer with an ACK carrying its window (RFC 9293 3.10.7.4); it never becomes data.
     this.host.tcpStats.zeroWindowProbes++;
