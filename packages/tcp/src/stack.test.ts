@@ -775,6 +775,32 @@ describe('Stack: ICMP', () => {
     finish(r);
   });
 
+  it('IPv4 Identification: a counter per destination bucket (RFC 7739), so traffic to one host does not move what another sees', () => {
+    const r = rig();
+    r.stack.arp.addStatic(HOST3_IP, HOST3_MAC);
+    const u = r.stack.udpBind(5000, {});
+    const idTo = (dst: number) => {
+      expect(u.sendTo(dst, 53, pattern(10), 0)).toBe(true);
+      const out = parseIpFrame(one(r));
+      expect(out.ip.dst).toBe(dst);
+      return out.ip.ident as number;
+    };
+    const a1 = idTo(PEER_IP);
+    const others = Array.from({ length: 50 }, () => idTo(HOST3_IP));
+    const a2 = idTo(PEER_IP);
+    // 50 datagrams to another host in between, and the peer sees its own next number (a global
+    // counter would have moved by 51: an idle scan's signal).
+    expect(a2).toBe((a1 + 1) & 0xffff);
+    expect(others[49]).toBe((others[0] + 49) & 0xffff);
+    // Two stacks with different secrets start their counters elsewhere.
+    const r2 = rig({ isnSecret: new Uint8Array(16).fill(9) });
+    const u2 = r2.stack.udpBind(5000, {});
+    expect(u2.sendTo(PEER_IP, 53, pattern(10), 0)).toBe(true);
+    expect(parseIpFrame(one(r2)).ip.ident).not.toBe(a1);
+    finish(r2);
+    finish(r);
+  });
+
   it('drops a packet with our own address as its source (a LAND SYN): no half-open connection', () => {
     const r = rig();
     r.stack.tcpListen(80);

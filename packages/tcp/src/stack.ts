@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { OptionError } from '@bypass/atomics-sync';
 import { MbufOlFlag, mbufPoolOf, type PktmbufPool } from '@bypass/mempool';
 import type { TimerWheel } from '@bypass/timer';
@@ -87,9 +87,16 @@ export class Stack {
     const iface = new Interface(o);
     const secret = o.isnSecret ?? randomBytes(16);
     const ethernet = new EthernetLayer(iface, o.arp);
-    const ident = (secret[2] << 8) | secret[3];
-    const ipv4 = new Ipv4Layer(iface, ethernet, o.reassembly, ident, o.icmpErrorLimit ?? 1000);
-    const tcp = new TcpLayer(iface, ipv4, o, secret);
+    // Each use of the secret gets its own key, so that what one shows (an Identification, a
+    // challenge-ACK budget) tells nothing about another (an ISN, an ephemeral port).
+    const ipv4 = new Ipv4Layer(
+      iface,
+      ethernet,
+      o.reassembly,
+      subkey(secret, 'ipv4 identification'),
+      o.icmpErrorLimit ?? 1000,
+    );
+    const tcp = new TcpLayer(iface, ipv4, o, secret, subkey(secret, 'challenge ack budget'));
     const udp = new UdpLayer(iface, ipv4);
     ethernet.attach(ipv4);
     ipv4.attach(tcp, udp);
@@ -309,4 +316,9 @@ export class Stack {
   resetAll(now: number): number {
     return this.tcp.resetAll(now);
   }
+}
+
+/** 32 bytes derived from the stack's secret for one `purpose`. */
+function subkey(secret: Uint8Array, purpose: string): Uint8Array {
+  return createHash('sha256').update(secret).update(purpose).digest();
 }

@@ -37,6 +37,8 @@ import type { TcpLayer } from './tcp.js';
 import type { UdpLayer } from './udp.js';
 
 const IPV4_HEADER = IPV4_MIN_HEADER_LEN;
+/** Identification counters, one per bucket of destinations (RFC 7739 4.3; Linux's ip_idents). */
+const IDENT_BUCKETS = 2048;
 const TTL = 64;
 /** RFC 1812 4.3.2.3: an ICMP error quotes as much of the datagram as fits in 576 bytes. */
 const ICMP_ERROR_MAX = 576;
@@ -55,26 +57,40 @@ export class Ipv4Layer {
   readonly #eth: EthernetLayer;
   #tcp: TcpLayer | null = null;
   #udp: UdpLayer | null = null;
-  #ident: number;
+  /** Per-bucket Identification counters, each starting at a random value. */
+  readonly #idents = new Uint16Array(IDENT_BUCKETS);
+  /** The key of the bucket hash: an off-path observer cannot tell which destinations share one. */
+  readonly #identKey: number;
   readonly #icmpLimit: number;
   #icmpSecond = -1;
   #icmpCount = 0;
 
   /**
-   * @param ident the first IPv4 Identification (random per stack, RFC 6864 in spirit).
+   * @param secret 8 bytes or more of the stack's secret: the Identification counters' starting
+   *   values and bucket key derive from it.
    * @param icmpErrorLimit ICMP errors per second.
    */
   constructor(
     iface: Interface,
     eth: EthernetLayer,
     reassembly: Ipv4ReassemblerOptions | undefined,
-    ident: number,
+    secret: Uint8Array,
     icmpErrorLimit: number,
   ) {
     this.#if = iface;
     this.#eth = eth;
     this.reassembler = new Ipv4Reassembler(reassembly);
-    this.#ident = ident & 0xffff;
+    // RFC 7739 4.3: counters per destination bucket, selected by a keyed hash, so what one
+    // peer sees of our Identifications says nothing about our traffic to others (no idle scan,
+    // no counting of our packets through a global counter).
+    let x = (secret[0] << 24) | (secret[1] << 16) | (secret[2] << 8) | secret[3] | 1;
+    for (let i = 0; i < IDENT_BUCKETS; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      this.#idents[i] = x;
+    }
+    this.#identKey = ((secret[4] << 24) | (secret[5] << 16) | (secret[6] << 8) | secret[7]) >>> 0;
     this.#icmpLimit = icmpErrorLimit;
   }
 
@@ -311,7 +327,7 @@ export class Ipv4Layer {
       iface.stats.txQueueFull++;
       return -1;
     }
-    const ident = this.#ident;
+    const ident = this.nextIdent(dst, proto);
     const pool = iface.pool;
     const d = iface.data;
     for (let at = 0; at < len; at += per) {
@@ -325,27 +341,41 @@ export class Ipv4Layer {
       const ip = eth + ETH_HEADER_LEN;
       d.set(whole.subarray(at, at + chunk), ip + IPV4_HEADER);
       const more = at + chunk < len ? IPV4_FLAG_MF : 0;
-      this.#ident = ident;
-      this.writeHeader(ip, IPV4_HEADER + chunk, proto, dst, more | (at >>> 3));
+      this.writeHeader(ip, IPV4_HEADER + chunk, proto, dst, more | (at >>> 3), ident);
       setMac(d, eth + 6, iface.mac);
       set16(d, eth + 12, ETHERTYPE_IPV4);
       pool.setDataLen(m, ETH_HEADER_LEN + IPV4_HEADER + chunk);
       pool.setPktLen(m, ETH_HEADER_LEN + IPV4_HEADER + chunk);
       this.#eth.send(m, eth, dst, now);
     }
-    this.#ident = (ident + 1) & 0xffff;
     return count;
   }
 
+  /** The next Identification towards `dst` for `proto`: its bucket's counter, advanced. */
+  private nextIdent(dst: number, proto: number): number {
+    let h = Math.imul(dst ^ this.#identKey, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ proto, 0x85ebca77);
+    const b = (h ^ (h >>> 13)) & (IDENT_BUCKETS - 1);
+    const ident = this.#idents[b];
+    this.#idents[b] = ident + 1;
+    return ident;
+  }
+
   /**
-   * A 20-byte IPv4 header at data[ip ..] with the next Identification. The checksum is summed
-   * from the field values (RFC 1071), without reading the header back.
+   * A 20-byte IPv4 header at data[ip ..] with Identification `ident` (default: the next towards
+   * `dst`). The checksum is summed from the field values (RFC 1071), without reading the header
+   * back.
    */
-  private writeHeader(ip: number, total: number, proto: number, dst: number, flags: number): void {
+  private writeHeader(
+    ip: number,
+    total: number,
+    proto: number,
+    dst: number,
+    flags: number,
+    ident = this.nextIdent(dst, proto),
+  ): void {
     const iface = this.#if;
     const v = iface.txView;
-    const ident = this.#ident;
-    this.#ident = (ident + 1) & 0xffff;
     let sum =
       0x4500 +
       total +

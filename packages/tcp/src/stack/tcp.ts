@@ -80,9 +80,18 @@ export class TcpLayer implements TcpHost {
   readonly #acksAtPoll: (TcpSocket | null)[] = [];
   #acksAtPollCount = 0;
 
-  /** Throws OptionError naming a bad option and its value. */
-  /** @param secret RFC 6528's secret key (16 bytes), also the start of the ephemeral ports. */
-  constructor(iface: Interface, ip: Ipv4Layer, o: StackOptions, secret: Uint8Array) {
+  /**
+   * Throws OptionError naming a bad option and its value.
+   * @param secret RFC 6528's secret key (16 bytes), also the start of the ephemeral ports.
+   * @param budgetKey 4 bytes or more seeding the challenge-ACK budget's draw.
+   */
+  constructor(
+    iface: Interface,
+    ip: Ipv4Layer,
+    o: StackOptions,
+    secret: Uint8Array,
+    budgetKey: Uint8Array,
+  ) {
     this.#if = iface;
     this.#ip = ip;
     this.localIp = iface.localIp;
@@ -119,7 +128,8 @@ export class TcpLayer implements TcpHost {
     this.#challengeLimit = o.challengeAckLimit ?? 1000;
     if (!Number.isInteger(this.#challengeLimit) || this.#challengeLimit < 1)
       throw new OptionError('challengeAckLimit', this.#challengeLimit, 'an integer >= 1');
-    this.#rand = (secret[4] << 24) | (secret[5] << 16) | (secret[6] << 8) | secret[7] | 1;
+    this.#rand =
+      (budgetKey[0] << 24) | (budgetKey[1] << 16) | (budgetKey[2] << 8) | budgetKey[3] | 1;
   }
 
   // -------------------------------------------------------------------------------------------
