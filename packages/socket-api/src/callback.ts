@@ -68,6 +68,11 @@ export interface SocketHandlers {
   onEnd?(socket: CallbackSocket): void;
   /** Everything `write` queued beyond the send buffer has gone into it: write again. */
   onDrain?(socket: CallbackSocket): void;
+  /**
+   * The peer marked urgent data ending at stream offset `mark` (bytes since the connection
+   * began); the bytes come inline through onData (TcpHandlers.onUrgent, SO_OOBINLINE).
+   */
+  onUrgent?(socket: CallbackSocket, mark: number): void;
   /** The connection failed (reset, refused, timed out) or a call was invalid (EPIPE). */
   onError?(socket: CallbackSocket, error: SocketError): void;
   /** The connection is over; `hadError` after onError. */
@@ -140,6 +145,7 @@ export class CallbackSocket {
       onData: (_t, b, o, l) => this.handlers.onData?.(this, b, o, l),
       onEnd: () => this.handlers.onEnd?.(this),
       onDrain: () => this.drain(),
+      onUrgent: (_t, mark) => this.handlers.onUrgent?.(this, mark),
       onClose: (_t, error) => {
         if (error !== null && error !== 'ECONNABORTED') {
           this.#hadError = true;

@@ -26,6 +26,7 @@
 //   expectEvent E...       the handler events since the previous expectEvent are exactly E...
 //                          (none written: no event). Words: connect (onConnect), accept (the
 //                          listener's onConnection), end (onEnd), drain (onDrain),
+//                          urgent(MARK) (onUrgent: the stream offset where urgent data ends),
 //                          close(CODE) (onClose: close(null), close(ECONNRESET), ...)
 //   expectHalfOpen N       the listener holds N half-open (SYN_RECEIVED) connections
 //   expectStat NAME N      stack.tcpStats[NAME] is N
@@ -127,6 +128,7 @@ export class Conformance {
       onConnect: () => this.#event('connect'),
       onEnd: () => this.#event('end'),
       onDrain: () => this.#event('drain'),
+      onUrgent: (_s, mark) => this.#event(`urgent(${mark})`),
       onClose: (_s, error: TcpErrorCode) => this.#event(`close(${error})`),
     };
   }

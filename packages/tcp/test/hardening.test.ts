@@ -131,3 +131,26 @@ describe('answers an attacker can provoke are rate-limited', () => {
     expect(budgets(4)).not.toEqual(a);
   });
 });
+
+describe('urgent data (RFC 9293 MUST-30/31)', () => {
+  it('tells the application where urgent data ends, once per advance; the bytes stay inline', () => {
+    runConformance(`
+      ${PASSIVE}
+      +.1   < PU. 1:101(100) ack 1 win 65535 urg 100
+      +0    call expectEvent urgent(100)
+      +.04  > . 1:1(0) ack 101 win 65435
+      +0    call read 100
+      // A pointer 400 bytes on, past this segment: urgent data of any length.
+      +.1   < PU. 101:201(100) ack 1 win 65535 urg 400
+      +0    call expectEvent urgent(500)
+      +.04  > . 1:1(0) ack 201 win 65335
+      +0    call read 100
+      // The same mark again: nothing new to tell.
+      +.1   < PU. 201:301(100) ack 1 win 65535 urg 300
+      +0    call expectEvent
+      +.04  > . 1:1(0) ack 301 win 65235
+      +0    call read 100
+      +0    call expectStat urgentIn 2
+    `);
+  });
+});

@@ -30,6 +30,8 @@ export class Segment {
   flags = 0;
   /** The raw 16-bit window field (unscaled). */
   window = 0;
+  /** The urgent pointer (meaningful with URG): the urgent data ends before SEG.SEQ + this. */
+  urgent = 0;
   payloadOff = 0;
   /** Payload bytes. */
   len = 0;
@@ -57,6 +59,7 @@ export class Segment {
     this.ack = get32(b, off + 8);
     this.flags = b[off + 13];
     this.window = get16(b, off + 14);
+    this.urgent = get16(b, off + 18);
     this.payloadOff = off + hdrLen;
     this.len = segLen - hdrLen;
     this.mss = -1;

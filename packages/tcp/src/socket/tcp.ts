@@ -4,6 +4,7 @@ import {
   FLG_PSH,
   FLG_RST,
   FLG_SYN,
+  FLG_URG,
   IP_PROTO_TCP,
   OPT_MSS,
   OPT_NOP,
@@ -106,6 +107,14 @@ export interface TcpHandlers {
   onReadable?(socket: TcpSocket): void;
   /** The peer finished sending (its FIN arrived after all its data). */
   onEnd?(socket: TcpSocket): void;
+  /**
+   * The peer marked urgent data (RFC 9293 MUST-30/31: URG with a pointer past what was read).
+   * `mark` is the stream offset (bytes since the connection began) at which the urgent data
+   * ends; the bytes themselves arrive inline, in order, through onData or read (RFC 6093: the
+   * urgent pointer as every stack reads it, and urgent data kept in the stream as SO_OOBINLINE
+   * does). Called once per advance of the mark.
+   */
+  onUrgent?(socket: TcpSocket, mark: number): void;
   /** The send buffer has room again after a `write` that did not take everything. */
   onDrain?(socket: TcpSocket): void;
   /** The connection is over for the application: closed in order (error null) or failed. */
@@ -127,6 +136,8 @@ export interface TcpStats {
   rstsIn: number;
   challengeAcks: number;
   pawsDrops: number;
+  /** Segments that advanced the urgent pointer (each told to the application). */
+  urgentIn: number;
   /** Challenge ACKs not sent: the connection's or the stack's limit (RFC 5961 7). */
   challengeAcksLimited: number;
   outOfWindow: number;
@@ -156,6 +167,7 @@ export function newTcpStats(): TcpStats {
     rstsIn: 0,
     challengeAcks: 0,
     pawsDrops: 0,
+    urgentIn: 0,
     challengeAcksLimited: 0,
     outOfWindow: 0,
     oooSegs: 0,
@@ -348,6 +360,9 @@ export class TcpSocket {
   bytesSent = 0;
   /** Bytes of ours the peer acknowledged. */
   bytesAcknowledged = 0;
+  /** RCV.UP: where the peer's urgent data ends, valid while `urgentSeen`. */
+  rcvUp = 0;
+  urgentSeen = false;
 
   constructor(
     host: TcpHost,
@@ -764,6 +779,14 @@ export class TcpSocket {
       len = Math.max(room, 0);
       fin = false;
     }
+    // Sixth: the URG bit (RFC 9293 3.10.7.4): RCV.UP <- max(RCV.UP, SEG.UP), and the user told
+    // when it lies past what was received.
+    if (
+      (flags & FLG_URG) !== 0 &&
+      (this.state === S.ESTABLISHED || this.state === S.FIN_WAIT_1 || this.state === S.FIN_WAIT_2)
+    ) {
+      this.urgent(seqAdd(seg.seq, seg.urgent));
+    }
     // Seventh: segment text.
     if (len > 0 && this.orphan && (this.state === S.FIN_WAIT_1 || this.state === S.FIN_WAIT_2)) {
       // RFC 1122 4.2.2.13 (Linux's tcp_rcv_state_process): the application closed, so new data
@@ -1065,6 +1088,15 @@ export class TcpSocket {
     if (this.flight + len > this.cc.cwnd + 2 * mss) return;
     if (len < mss && len < unsent) return; // only what a full-sized segment, or the last data, allows
     if (this.sendData(this.sndNxt, len, false, now)) this.limitedBytes += len;
+  }
+
+  private urgent(up: number): void {
+    const pending = this.urgentSeen && seqGt(this.rcvUp, this.rcvNxt);
+    if (!seqGt(up, this.rcvNxt) || (pending && !seqGt(up, this.rcvUp))) return;
+    this.rcvUp = up;
+    this.urgentSeen = true;
+    this.host.tcpStats.urgentIn++;
+    this.handlers.onUrgent?.(this, this.bytesReceived + seqSub(up, this.rcvNxt));
   }
 
   private receiveData(b: Uint8Array, off: number, len: number, seq: number, now: number): void {
