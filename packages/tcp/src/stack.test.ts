@@ -546,6 +546,39 @@ describe('Stack: IPv4 input', () => {
     ['fewer than 20 bytes of header', (p) => toUs(p).subarray(0, 14 + 19), 'rxBadIpv4'],
     ['a frame shorter than an Ethernet header', (p) => toUs(p).subarray(0, 13), 'rxMalformed'],
     [
+      'an IP option of length 0',
+      () =>
+        toUs(
+          udpPacket(
+            { srcPort: 5000, dstPort: 7000, payload: pattern(30) },
+            { options: Uint8Array.of(130, 0, 0, 0) },
+          ),
+        ),
+      'rxBadIpv4',
+    ],
+    [
+      'a loose source route of length 255 (past the header)',
+      () =>
+        toUs(
+          udpPacket(
+            { srcPort: 5000, dstPort: 7000, payload: pattern(30) },
+            { options: Uint8Array.of(131, 255, 4, 0) },
+          ),
+        ),
+      'rxBadIpv4',
+    ],
+    [
+      'a well-formed loose source route (source routing refused)',
+      () =>
+        toUs(
+          udpPacket(
+            { srcPort: 5000, dstPort: 7000, payload: pattern(30) },
+            { options: Uint8Array.of(131, 7, 4, 10, 0, 0, 9, 0) },
+          ),
+        ),
+      'rxSourceRouted',
+    ],
+    [
       'another host’s address',
       () =>
         toUs(
@@ -798,6 +831,19 @@ describe('Stack: ICMP', () => {
     expect(u2.sendTo(PEER_IP, 53, pattern(10), 0)).toBe(true);
     expect(parseIpFrame(one(r2)).ip.ident).not.toBe(a1);
     finish(r2);
+    finish(r);
+  });
+
+  it('drops a SYN+FIN to a listener without an answer', () => {
+    const r = rig();
+    r.stack.tcpListen(80);
+    const synFin = tcpSegment({ flags: FLG_SYN | FLG_FIN });
+    expect(counted(r, () => r.stack.inputBytes(toUs(synFin), 0))).toEqual({
+      rxFrames: 1,
+      'tcp.badSegs': 1,
+    });
+    expect(r.stack.txCount).toBe(0);
+    expect(r.stack.connections.size).toBe(0);
     finish(r);
   });
 

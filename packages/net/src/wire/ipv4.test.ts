@@ -15,6 +15,7 @@ import {
   ipv4ErrorName,
   ipv4FillChecksum,
   ipv4FragOffset,
+  ipv4HasSourceRoute,
   ipv4HeaderLen,
   ipv4Ident,
   ipv4IsFragment,
@@ -119,6 +120,38 @@ describe('ipv4Check', () => {
     expect(ipv4Check(b, 0, b.length)).toBe(Ipv4Error.BadChecksum);
     expect(ipv4Check(b, 0, b.length, false)).toBe(0);
     expect(ipv4ErrorName(Ipv4Error.BadChecksum)).toBe('bad header checksum');
+  });
+
+  it('checks the options as type-length-value: length 0 or 1, or one running past the header, is bad', () => {
+    // A 24-byte header: 20 + 4 bytes of options, with room in the datagram.
+    const withOptions = (opts: number[]) => {
+      const b = new Uint8Array(64);
+      ipv4Emit(
+        {
+          src: 0x0a000001,
+          dst: 0x0a000002,
+          protocol: 17,
+          payloadLength: 40 - opts.length,
+          ttl: 64,
+          options: Uint8Array.from(opts),
+        },
+        b,
+        0,
+      );
+      return b;
+    };
+    expect(ipv4Check(withOptions([1, 1, 1, 0]), 0, 64)).toBe(0); // NOPs, End of List
+    expect(ipv4Check(withOptions([0, 0xff, 0xff, 0xff]), 0, 64)).toBe(0); // after EOL: ignored
+    expect(ipv4Check(withOptions([130, 4, 0, 0]), 0, 64)).toBe(0);
+    expect(ipv4Check(withOptions([130, 0, 0, 0]), 0, 64)).toBe(Ipv4Error.BadOptions);
+    expect(ipv4Check(withOptions([130, 1, 0, 0]), 0, 64)).toBe(Ipv4Error.BadOptions);
+    expect(ipv4Check(withOptions([131, 255, 0, 0]), 0, 64)).toBe(Ipv4Error.BadOptions); // LSRR 255
+    expect(ipv4Check(withOptions([1, 1, 1, 7]), 0, 64)).toBe(Ipv4Error.BadOptions); // no length byte
+    expect(ipv4ErrorName(Ipv4Error.BadOptions)).toBe('bad options');
+    expect(ipv4HasSourceRoute(withOptions([1, 131, 3, 0]), 0)).toBe(true);
+    expect(ipv4HasSourceRoute(withOptions([137, 3, 0, 0]), 0)).toBe(true);
+    expect(ipv4HasSourceRoute(withOptions([130, 4, 0, 0]), 0)).toBe(false);
+    expect(ipv4HasSourceRoute(frame(), 0)).toBe(false);
   });
 });
 

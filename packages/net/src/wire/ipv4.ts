@@ -188,6 +188,11 @@ export const Ipv4Error = {
   BadTotalLength: 4,
   /** The header checksum does not verify. */
   BadChecksum: 5,
+  /**
+   * An option runs past the header or has a length below 2 (RFC 791 3.1: every option but
+   * End of List and No Operation is type, length, data; the length counts all three).
+   */
+  BadOptions: 6,
 } as const;
 export type Ipv4Error = (typeof Ipv4Error)[keyof typeof Ipv4Error];
 
@@ -198,7 +203,55 @@ const IPV4_ERROR_NAMES = [
   'IHL < 5',
   'bad total length',
   'bad header checksum',
+  'bad options',
 ];
+
+/** IPv4 option types (RFC 791, IANA): the ones a host must look at. */
+export const IPV4_OPT_EOL = 0;
+export const IPV4_OPT_NOP = 1;
+/** Loose and strict source route: Linux drops them unless accept_source_route is set. */
+export const IPV4_OPT_LSRR = 131;
+export const IPV4_OPT_SSRR = 137;
+
+/**
+ * Walks the options of the header at b[off..] (already checked by ipv4Check) and returns
+ * true when one is a source route (LSRR or SSRR). Allocation-free; 20-byte headers return at
+ * once.
+ */
+export function ipv4HasSourceRoute(b: Uint8Array, off: number): boolean {
+  const end = off + ipv4HeaderLen(b, off);
+  let o = off + IPV4_MIN_HEADER_LEN;
+  while (o < end) {
+    const kind = b[o];
+    if (kind === IPV4_OPT_EOL) return false;
+    if (kind === IPV4_OPT_NOP) {
+      o++;
+      continue;
+    }
+    if (kind === IPV4_OPT_LSRR || kind === IPV4_OPT_SSRR) return true;
+    o += b[o + 1];
+  }
+  return false;
+}
+
+/** Whether the options of a header of `hl` bytes at b[off..] are well formed TLVs. */
+function ipv4OptionsWellFormed(b: Uint8Array, off: number, hl: number): boolean {
+  const end = off + hl;
+  let o = off + IPV4_MIN_HEADER_LEN;
+  while (o < end) {
+    const kind = b[o];
+    if (kind === IPV4_OPT_EOL) return true;
+    if (kind === IPV4_OPT_NOP) {
+      o++;
+      continue;
+    }
+    if (o + 1 >= end) return false;
+    const optLen = b[o + 1];
+    if (optLen < 2 || o + optLen > end) return false;
+    o += optLen;
+  }
+  return true;
+}
 /** A short description of an Ipv4Error code (for logs and statistics). */
 export function ipv4ErrorName(code: number): string {
   return IPV4_ERROR_NAMES[code] ?? `unknown (${code})`;
@@ -223,6 +276,7 @@ export function ipv4Check(
   const total = ipv4TotalLength(b, off);
   if (total < hl || total > len) return Ipv4Error.BadTotalLength;
   if (verifyChecksum && !ipv4VerifyChecksum(b, off)) return Ipv4Error.BadChecksum;
+  if (hl > IPV4_MIN_HEADER_LEN && !ipv4OptionsWellFormed(b, off, hl)) return Ipv4Error.BadOptions;
   return 0;
 }
 

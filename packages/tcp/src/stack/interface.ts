@@ -22,6 +22,8 @@ export interface StackStats {
   rxBadIpv4: number;
   /** Packets claiming our own address as their source (LAND and other spoofing): dropped. */
   rxMartianSource: number;
+  /** Packets carrying a source route option (LSRR, SSRR): dropped. */
+  rxSourceRouted: number;
   rxBadChecksum: number;
   rxFragments: number;
   rxReassembled: number;
@@ -55,6 +57,7 @@ function newStackStats(): StackStats {
     rxMalformed: 0,
     rxBadIpv4: 0,
     rxMartianSource: 0,
+    rxSourceRouted: 0,
     rxBadChecksum: 0,
     rxFragments: 0,
     rxReassembled: 0,

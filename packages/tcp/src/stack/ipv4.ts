@@ -19,6 +19,7 @@ import {
   ipv4Check,
   ipv4Dst,
   ipv4FragOffset,
+  ipv4HasSourceRoute,
   ipv4HeaderLen,
   ipv4IsFragment,
   ipv4Protocol,
@@ -114,6 +115,12 @@ export class Ipv4Layer {
     const dst = ipv4Dst(b, ip);
     if (dst !== iface.localIp && dst !== iface.broadcast && dst !== 0xffffffff) {
       st.rxNotForUs++;
+      return;
+    }
+    // Source routing (LSRR, SSRR) lets a sender choose the path back through us: dropped, as
+    // Linux does unless accept_source_route is set (RFC 1122 3.3.5 leaves it to the host).
+    if (ipv4HeaderLen(b, ip) > IPV4_HEADER && ipv4HasSourceRoute(b, ip)) {
+      st.rxSourceRouted++;
       return;
     }
     // Our own address as the source never comes from the wire: a LAND attack (a SYN from us to

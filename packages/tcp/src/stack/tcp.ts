@@ -3,6 +3,7 @@ import { OptionError } from '@bypass/atomics-sync';
 import {
   checksumOf,
   FLG_ACK,
+  FLG_FIN,
   FLG_RST,
   FLG_SYN,
   IP_PROTO_TCP,
@@ -200,6 +201,12 @@ export class TcpLayer implements TcpHost {
       }
     }
     const l = this.#listeners[seg.dstPort];
+    if (l !== undefined && (flags & (FLG_SYN | FLG_FIN)) === (FLG_SYN | FLG_FIN)) {
+      // SYN and FIN together: no stack sends it, scanners and fingerprinting tools do; dropped
+      // in LISTEN as Linux's tcp_rcv_state_process does.
+      ts.badSegs++;
+      return;
+    }
     if (l !== undefined && (flags & (FLG_SYN | FLG_ACK | FLG_RST)) === FLG_SYN) {
       this.passiveOpen(l, seg, now);
       return;
