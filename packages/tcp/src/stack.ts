@@ -177,18 +177,19 @@ export class Stack {
       this.#rxPoolView = iface.viewOf(pool);
     }
     iface.rxView = this.#rxPoolView;
+    const ol = pool.olFlags(m);
+    iface.rxSegSize = (ol & MbufOlFlag.RX_LRO) !== 0 ? pool.tsoSegsz(m) : 0;
     if (pool.nbSegs(m) > 1) {
       iface.rxView = null;
       const len = pool.pktLen(m);
       if (len <= LINEAR_MAX) {
         if (this.#linear === null) this.#linear = new Uint8Array(LINEAR_MAX);
         pool.read(m, 0, len, this.#linear);
-        this.ethernet.input(this.#linear, 0, len, pool.olFlags(m), -1, now);
+        this.ethernet.input(this.#linear, 0, len, ol, -1, now);
       } else {
         iface.stats.rxMalformed++;
       }
     } else {
-      const ol = pool.olFlags(m);
       // The port's hash is the connection table's only when the stack hashes flows the same way.
       const hash = (ol & MbufOlFlag.RX_RSS_HASH) !== 0 && this.#rss ? pool.rssHash(m) : -1;
       this.ethernet.input(pool.data, pool.mtod(m), pool.dataLen(m), ol, hash, now);
@@ -200,6 +201,7 @@ export class Stack {
   inputBytes(frame: Uint8Array, now: number): void {
     this.iface.lastNow = now;
     this.iface.rxView = null;
+    this.iface.rxSegSize = 0;
     this.ethernet.input(frame, 0, frame.length, 0, -1, now);
   }
 

@@ -43,6 +43,8 @@ export class Segment {
   hasTimestamp = false;
   tsval = 0;
   tsecr = 0;
+  /** The wire segment size when this is an aggregate (LRO/GRO), else 0; set by the stack. */
+  segSize = 0;
   /** The RSS hash the NIC computed, or -1. */
   rssHash = -1;
 

@@ -801,7 +801,7 @@ export class TcpSocket {
         this.state === S.FIN_WAIT_1 ||
         this.state === S.FIN_WAIT_2
       ) {
-        this.receiveData(seg.data, payloadOff, len, seq, now);
+        this.receiveData(seg.data, payloadOff, len, seq, seg.segSize, now);
       } else {
         // CLOSE_WAIT and later: the peer already sent its FIN; this data cannot be (RFC 9293).
         this.ackNow = true;
@@ -1099,7 +1099,15 @@ export class TcpSocket {
     this.handlers.onUrgent?.(this, this.bytesReceived + seqSub(up, this.rcvNxt));
   }
 
-  private receiveData(b: Uint8Array, off: number, len: number, seq: number, now: number): void {
+  /** `segSize`: the wire segment size when the data is an aggregate (LRO/GRO), else 0. */
+  private receiveData(
+    b: Uint8Array,
+    off: number,
+    len: number,
+    seq: number,
+    segSize: number,
+    now: number,
+  ): void {
     const at = seqSub(seq, this.rcvNxt);
     if (at === 0) {
       this.bytesReceived += len;
@@ -1108,8 +1116,12 @@ export class TcpSocket {
       // peer would count as a duplicate ACK). RFC 9293 3.8.6.3: ACK at least every second
       // full-sized segment, else within the delayed-ACK time.
       this.unackedBytes += len;
-      // "Full-sized": the largest payload seen so far (Linux's rcv_mss), at least 536 bytes.
-      if (len > this.rcvMss) this.rcvMss = len;
+      // "Full-sized": the largest payload seen so far (Linux's rcv_mss), at least 536 bytes;
+      // for an aggregate, the size of the wire segments it was made of (an aggregate counts as
+      // its segments, as Linux's GRO does): a 64 KB one is not the new full size, or ACKs would
+      // wait for 128 KB or the delayed-ACK timer.
+      const wire = segSize > 0 && segSize < len ? segSize : len;
+      if (wire > this.rcvMss) this.rcvMss = wire;
       if (this.unackedBytes >= 2 * this.rcvMss) {
         // The ACK for every second full-sized segment leaves at the end of the receive burst
         // (the stack's next poll), covering all the burst's segments: one ACK per batch, as

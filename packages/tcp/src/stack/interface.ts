@@ -126,6 +126,11 @@ export class Interface {
   rxView: DataView | null = null;
   /** The frame being received was sent to the Ethernet broadcast address. */
   rxLinkBroadcast = false;
+  /**
+   * The frame being received is an aggregate of segments this size (the port's LRO/GRO: a tap
+   * read of up to 64 KB with its virtio-net gso_size), or 0: the wire MSS behind a big frame.
+   */
+  rxSegSize = 0;
   /** DataViews over each pool's bytes, by pool id, for the fast checksum (sum16View). */
   readonly #views: (DataView | undefined)[] = new Array(256).fill(undefined);
 

@@ -172,6 +172,7 @@ export class TcpLayer implements TcpHost {
     const src = ipv4Src(b, ip);
     seg.srcIp = src;
     seg.dstIp = ipv4Dst(b, ip);
+    seg.segSize = iface.rxSegSize;
     // TCP is unicast only (RFC 1122 4.2.3.10): nothing to or from a broadcast or multicast
     // address (or sent as a link-layer broadcast) is answered, not even with an RST.
     if (
