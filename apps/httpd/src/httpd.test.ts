@@ -32,6 +32,23 @@ describe('httpd options', () => {
       root: tmpdir(),
       keepAliveTimeoutS: 0.5,
     });
+    expect(parseHttpdArgs(['--headers-timeout', '10s', '--body-min-rate', '4096']).app).toEqual({
+      port: 8080,
+      headersTimeoutS: 10,
+      bodyMinBytesPerS: 4096,
+    });
+    expectOptionError(
+      () => parseHttpdArgs(['--headers-timeout', 'soon']),
+      '--headers-timeout',
+      'soon',
+      '--headers-timeout must be seconds like 60, 60s or 500ms, got soon',
+    );
+    expectOptionError(
+      () => parseHttpdArgs(['--body-min-rate', '1.5']),
+      '--body-min-rate',
+      '1.5',
+      '--body-min-rate must be bytes per second, a whole number, got 1.5',
+    );
     expect(parseHttpdArgs(['--size', '64', '--loadgen', '-c', '8', '-p', '4']).loadgen).toEqual([
       '-c',
       '8',
@@ -66,7 +83,7 @@ describe('httpd options', () => {
       () => parseHttpdArgs(['--verbose']),
       'httpd option',
       '--verbose',
-      'httpd option must be one of --size, --root, --keepalive-timeout, --ip, --port, --port-id, --gateway, --neighbour, -T, --duration, --loadgen, got --verbose',
+      'httpd option must be one of --size, --root, --keepalive-timeout, --headers-timeout, --body-min-rate, --ip, --port, --port-id, --gateway, --neighbour, -T, --duration, --loadgen, got --verbose',
     );
     expectOptionError(
       () => parseHttpdArgs(['--port']),

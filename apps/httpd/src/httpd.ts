@@ -19,6 +19,10 @@ export const HTTPD_USAGE = `httpd options (after the EAL's --):
   --size N                answer every GET with N bytes (default 64)
   --root DIR              serve the files in DIR instead (GET and HEAD; DIR/index.html for /)
   --keepalive-timeout T   close connections idle this long (default 60s)
+  --headers-timeout T     408 for a request head not whole this long after its first byte
+                          (default 30s; slowloris)
+  --body-min-rate N       408 for a request body slower than N bytes/s once it has run the
+                          headers timeout (default 1024)
 ${SERVER_USAGE}`;
 
 export interface HttpdArgs extends ServerArgs {
@@ -26,6 +30,13 @@ export interface HttpdArgs extends ServerArgs {
 }
 
 const LCORE_MODULE = new URL('./lcore.js', import.meta.url);
+
+/** "60", "60s" or "500ms" as seconds; OptionError naming `flag` otherwise. */
+function seconds(flag: string, v: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(s|ms)?$/.exec(v ?? '');
+  if (m === null) throw new OptionError(flag, v ?? 'nothing', 'seconds like 60, 60s or 500ms');
+  return m[2] === 'ms' ? Number(m[1]) / 1000 : Number(m[1]);
+}
 
 export function parseHttpdArgs(argv: readonly string[]): HttpdArgs {
   const app: HttpdConfig = { port: 8080 };
@@ -49,15 +60,18 @@ export function parseHttpdArgs(argv: readonly string[]): HttpdArgs {
         return true;
       }
       if (flag === '--keepalive-timeout') {
+        app.keepAliveTimeoutS = seconds(flag, next());
+        return true;
+      }
+      if (flag === '--headers-timeout') {
+        app.headersTimeoutS = seconds(flag, next());
+        return true;
+      }
+      if (flag === '--body-min-rate') {
         const v = next();
-        const m = /^(\d+(?:\.\d+)?)(s|ms)?$/.exec(v ?? '');
-        if (m === null)
-          throw new OptionError(
-            '--keepalive-timeout',
-            v ?? 'nothing',
-            'seconds like 60, 60s or 500ms',
-          );
-        app.keepAliveTimeoutS = m[2] === 'ms' ? Number(m[1]) / 1000 : Number(m[1]);
+        if (v === undefined || !/^\d+$/.test(v))
+          throw new OptionError(flag, v ?? 'nothing', 'bytes per second, a whole number');
+        app.bodyMinBytesPerS = Number(v);
         return true;
       }
       return false;

@@ -98,6 +98,12 @@ const {
 
 /** Bytes of a Connection, Transfer-Encoding or Expect value (a longer Host is cut, not refused). */
 const VALUE_MAX = 128;
+/**
+ * CR and LF bytes ignored before a request line (RFC 9112 2.2 asks a server to ignore at least
+ * one empty line; a client has no reason to send many): past this, 400, so that a peer cannot
+ * hold a connection open with an endless stream of blank lines.
+ */
+const LEADING_EMPTY_MAX = 16;
 const METHOD_MAX = 16;
 const GET = ascii('GET');
 const HEAD = ascii('HEAD');
@@ -129,6 +135,8 @@ export class HttpRequestParser {
   requests = 0;
 
   #state = START;
+  /** CR/LF bytes seen in START since the last request. */
+  #blank = 0;
   #headerBytes = 0;
   #headers = 0;
   #k = 0;
@@ -155,7 +163,17 @@ export class HttpRequestParser {
 
   /** Whether part of a request (head or body) has been read and not finished. */
   get inRequest(): boolean {
-    return this.#state !== START;
+    return this.#state !== START && this.#state !== DEAD;
+  }
+
+  /** Whether part of a request head has been read and the head is not complete. */
+  get inHead(): boolean {
+    return this.#state >= METHOD && this.#state <= HEAD_END_LF;
+  }
+
+  /** Whether a request body (or its chunked trailer) is being read. */
+  get inBody(): boolean {
+    return this.#state >= BODY && this.#state !== DEAD;
   }
 
   /** Whether the parser stopped for good (after ERROR). */
@@ -166,6 +184,7 @@ export class HttpRequestParser {
   /** A new connection. */
   reset(): void {
     this.#state = START;
+    this.#blank = 0;
     this.event = ParseEvent.NONE;
     this.requests = 0;
   }
@@ -184,9 +203,12 @@ export class HttpRequestParser {
       switch (this.#state) {
         case START:
           if (c === CR || c === LF) {
+            if (++this.#blank > LEADING_EMPTY_MAX)
+              return this.#fail(p, 400, 'too many empty lines before the request line');
             p++;
             continue;
           }
+          this.#blank = 0;
           this.#begin();
           this.#state = METHOD;
           continue;

@@ -9,6 +9,7 @@ export const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   414: 'URI Too Long',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
@@ -112,7 +113,7 @@ export class ResponseSet {
 /** The error responses (a short text body). */
 export function errorResponses(): Map<number, ResponseSet> {
   const m = new Map<number, ResponseSet>();
-  for (const status of [400, 404, 405, 414, 431, 500, 501, 505]) {
+  for (const status of [400, 404, 405, 408, 414, 431, 500, 501, 505]) {
     const body = new TextEncoder().encode(`${status} ${STATUS_TEXT[status]}\n`);
     const fields =
       status === 405

@@ -35,6 +35,17 @@ export interface HttpdConfig {
   files?: FileCacheOptions;
   /** Close a connection idle this long (default 60 s). */
   keepAliveTimeoutS?: number;
+  /**
+   * A request head must arrive whole within this many seconds of its first byte, however the
+   * bytes trickle in (default 30; Node's headersTimeout, nginx's client_header_timeout): else 408
+   * and close. Slowloris keeps a connection busy with a byte every few seconds.
+   */
+  headersTimeoutS?: number;
+  /**
+   * A request body must keep coming at this many bytes per second on average, once it has run
+   * for headersTimeoutS (default 1024): else 408 and close.
+   */
+  bodyMinBytesPerS?: number;
 }
 
 export interface HttpdStats {
@@ -50,6 +61,8 @@ export interface HttpdStats {
   bytesOut: number;
   /** Connections that ended in an error (reset, timeout). */
   errors: number;
+  /** Requests answered 408: a head past its deadline, or a body below its minimum rate. */
+  timeouts: number;
 }
 
 export function newHttpdStats(): HttpdStats {
@@ -62,6 +75,7 @@ export function newHttpdStats(): HttpdStats {
     badRequests: 0,
     bytesOut: 0,
     errors: 0,
+    timeouts: 0,
   };
 }
 
@@ -80,6 +94,11 @@ class HttpConn {
   endAfterFlush = false;
   paused = false;
   lastActive = 0;
+  /** When the request head being read began, or -1. */
+  headSince = -1;
+  /** When the request body being read began, or -1; and its bytes so far. */
+  bodySince = -1;
+  bodyBytes = 0;
 
   constructor(
     readonly sock: CallbackSocket,
@@ -106,6 +125,8 @@ export class HttpServer {
   readonly #row: Float64Array | undefined;
   readonly #ids: number[] = [];
   readonly #idleMs: number;
+  readonly #headMs: number;
+  readonly #bodyMinRate: number;
   #nextSweep = 0;
   readonly #detach: () => void;
 
@@ -123,6 +144,8 @@ export class HttpServer {
       for (const n of HTTPD_COUNTERS) this.#ids.push(st.counterId(n));
     }
     this.#idleMs = (config.keepAliveTimeoutS ?? 60) * 1000;
+    this.#headMs = (config.headersTimeoutS ?? 30) * 1000;
+    this.#bodyMinRate = config.bodyMinBytesPerS ?? 1024;
     this.#handlers = {
       onData: (s, b, off, len) => this.#onData(s.userData as HttpConn, b, off, len),
       onDrain: (s) => this.#flush(s.userData as HttpConn),
@@ -174,6 +197,8 @@ export class HttpServer {
       p = parser.execute(b, p, end);
       const ev = parser.event;
       if (ev === ParseEvent.HEAD) {
+        c.headSince = -1;
+        c.bodySince = -1;
         this.#respond(c);
         if (c.closing) break;
       } else if (ev === ParseEvent.ERROR) {
@@ -181,7 +206,32 @@ export class HttpServer {
         break;
       } else break;
     }
+    // The deadlines (see #sweep): a head from its first byte, a body by its rate.
+    const now = c.lastActive;
+    if (parser.inHead) {
+      if (c.headSince < 0) c.headSince = now;
+    } else c.headSince = -1;
+    if (parser.inBody) {
+      if (c.bodySince < 0) {
+        c.bodySince = now;
+        c.bodyBytes = 0;
+      }
+      c.bodyBytes += len;
+    } else c.bodySince = -1;
     if (c.endAfterFlush && c.queued === 0) c.sock.end();
+  }
+
+  /** A request too slow to arrive: 408 and close (RFC 9110 15.5.9). */
+  #timeout(c: HttpConn): void {
+    this.stats.timeouts++;
+    this.#count(408);
+    c.headSince = -1;
+    c.bodySince = -1;
+    const r = this.errors.get(408)!.get(Persist.CLOSE);
+    r.stamp(this.date);
+    this.#send(c, r, false);
+    this.#closeAfter(c);
+    if (c.queued === 0) c.sock.end();
   }
 
   /** Answers the request whose head the parser just finished. */
@@ -284,10 +334,28 @@ export class HttpServer {
     if (c.queued === 0) c.sock.end();
   }
 
-  /** Once a second: close connections idle longer than the keep-alive timeout. */
+  /**
+   * Once a second: 408 for a head past its deadline or a body below its rate, and close
+   * connections idle longer than the keep-alive timeout.
+   */
   #sweep(now: number): void {
     this.#nextSweep = now + 1000;
     for (const c of this.conns) {
+      if (!c.closing) {
+        if (c.headSince >= 0 && now - c.headSince > this.#headMs) {
+          this.#timeout(c);
+          continue;
+        }
+        const body = now - c.bodySince;
+        if (
+          c.bodySince >= 0 &&
+          body > this.#headMs &&
+          c.bodyBytes < (this.#bodyMinRate * body) / 1000
+        ) {
+          this.#timeout(c);
+          continue;
+        }
+      }
       if (now - c.lastActive > this.#idleMs) {
         if (c.endAfterFlush) c.sock.abort();
         else c.sock.close();

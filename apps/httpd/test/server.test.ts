@@ -153,6 +153,42 @@ describe('HttpServer', () => {
     expect(server!.stats.badRequests).toBe(1);
   });
 
+  it('ignores a few empty lines before a request; a stream of them gets 400 and close', async () => {
+    const p = await start();
+    const ok = await exchange(p, [`${'\r\n'.repeat(8)}GET / HTTP/1.1\r\nHost: x\r\n\r\n`], 1500, 1);
+    expect(responses(ok.text).map((q) => q.status)).toEqual([200]);
+    const x = await exchange(p, [`${'\r\n'.repeat(50)}GET / HTTP/1.1\r\nHost: x\r\n\r\n`]);
+    const r = responses(x.text);
+    expect(r.map((q) => q.status)).toEqual([400]);
+    expect(r[0].headers.connection).toBe('close');
+    expect(x.ended).toBe(true);
+  });
+
+  it('a head still incomplete headersTimeoutS after its first byte gets 408 and close', async () => {
+    const p = await start({ headersTimeoutS: 0.2 });
+    const x = await exchange(p, ['GET / HTTP/1.1\r\nHost: x\r\n'], 4000);
+    const r = responses(x.text);
+    expect(r.map((q) => q.status)).toEqual([408]);
+    expect(r[0].headers.connection).toBe('close');
+    expect(x.ended).toBe(true);
+    expect(server!.stats.timeouts).toBe(1);
+  });
+
+  it('a body arriving below bodyMinBytesPerS gets 408 and close once it has run headersTimeoutS', async () => {
+    const p = await start({ headersTimeoutS: 0.2, bodyMinBytesPerS: 1000 });
+    // POST is answered 405 at once and its body skipped; 10 of its 100 000 bytes ever come.
+    const x = await exchange(
+      p,
+      [`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'b'.repeat(10)}`],
+      4000,
+    );
+    const r = responses(x.text);
+    expect(r.map((q) => q.status)).toEqual([405, 408]);
+    expect(r[1].headers.connection).toBe('close');
+    expect(x.ended).toBe(true);
+    expect(server!.stats.timeouts).toBe(1);
+  });
+
   it('answers 431, 414, 505 and 501, each with close', async () => {
     const p = await start({ limits: { maxHeaderBytes: 512, maxTargetBytes: 64 } });
     const cases: [string, number][] = [
