@@ -52,7 +52,7 @@ import {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makePool } from '../test/sim.js';
-import { type TcpSocket, TcpSocketError } from './socket/tcp.js';
+import { type TcpSocket, TcpSocketError, TcpState } from './socket/tcp.js';
 import { Stack, type StackOptions } from './stack.js';
 
 const OUR_MAC = 0x02_00_00_00_00_01;
@@ -1445,6 +1445,96 @@ describe('Stack: TCP receive through the stack', () => {
     }
     expect(received).toEqual([...data]);
     r.stack.takeTxBytes();
+    finish(r);
+  });
+});
+
+describe('Stack: ICMP errors for TCP (RFC 1191, RFC 1122 4.2.3.9, RFC 5927)', () => {
+  /** A passive connection from PEER:40000 to our port 80 (no timestamps), and its socket. */
+  function accepted(r: Rig): { s: TcpSocket; ack: number } {
+    let sock: TcpSocket | null = null;
+    r.stack.tcpListen(80, {
+      onConnection(s) {
+        sock = s;
+      },
+    });
+    r.stack.inputBytes(toUs(tcpSegment({ seq: 999, flags: FLG_SYN, options: { mss: 1460 } })), 0);
+    const ack = parseTcpOut(parseIpFrame(one(r))).seq + 1;
+    r.stack.inputBytes(toUs(tcpSegment({ seq: 1000, ack, flags: FLG_ACK })), 1);
+    if (sock === null) throw new Error('not accepted');
+    return { s: sock, ack };
+  }
+  /** ICMP destination unreachable from a router, quoting the first 28 bytes of `datagram`. */
+  const unreachable = (code: number, datagram: Uint8Array, nextHopMtu = 0) =>
+    toUs(
+      icmpPacket(
+        { kind: 'dest-unreachable', code, nextHopMtu, original: datagram.subarray(0, 28) },
+        { src: HOST3_IP },
+      ),
+    );
+
+  it('fragmentation needed lowers the MSS to the path MTU and resends at once in smaller segments', () => {
+    const r = rig({}, 128);
+    const { s } = accepted(r);
+    s.write(pattern(3000, 7), 0, 3000, 2);
+    const sent = r.stack.takeTxBytes().map((f) => parseIpFrame(f));
+    expect(sent.map((o) => o.l4.length - 20)).toEqual([1460, 1460]); // Nagle holds the 80 left
+    const d = counted(r, () => r.stack.inputBytes(unreachable(4, sent[0].datagram, 576), 3));
+    expect(d['tcp.pmtuUpdates']).toBe(1);
+    const again = r.stack.takeTxBytes().map((f) => parseTcpOut(parseIpFrame(f)));
+    // 3000 bytes from SND.UNA again, none past 576 - 40 = 536 bytes.
+    expect(again.map((t) => t.payloadLength)).toEqual([536, 536, 536, 536, 536, 320]);
+    expect(again[0].seq).toBe(parseTcpOut(sent[0]).seq);
+    expect(s.effMss).toBe(536);
+    // A larger or a forged tiny MTU: no change, or the 552 floor.
+    r.stack.inputBytes(unreachable(4, sent[0].datagram, 1500), 4);
+    expect(s.effMss).toBe(536);
+    r.stack.inputBytes(unreachable(4, sent[0].datagram, 100), 5);
+    expect(s.effMss).toBe(512);
+    r.stack.takeTxBytes();
+    finish(r);
+  });
+
+  it('believes only an error quoting a sequence number in flight (RFC 5927 4.1)', () => {
+    const r = rig({}, 128);
+    const { s } = accepted(r);
+    s.write(pattern(100, 7), 0, 100, 2);
+    const sent = parseIpFrame(one(r));
+    const forged = sent.datagram.slice(0, 28);
+    forged[24] ^= 0x80; // the quoted sequence number, far from what is in flight
+    const d = counted(r, () => r.stack.inputBytes(unreachable(4, forged, 576), 3));
+    expect(d).toEqual({ rxFrames: 1, icmpErrorsIn: 1, 'tcp.icmpIgnored': 1 });
+    expect(s.effMss).toBe(1460);
+    expect(r.stack.txCount).toBe(0);
+    finish(r);
+  });
+
+  it('port unreachable ends a connection attempt with ECONNREFUSED; later, other codes are soft errors', () => {
+    const r = rig();
+    let closed: string | null | undefined;
+    const c = r.stack.tcpConnect(
+      PEER_IP,
+      81,
+      {
+        onClose: (_s, e) => {
+          closed = e;
+        },
+      },
+      0,
+    );
+    const syn = parseIpFrame(one(r));
+    r.stack.inputBytes(unreachable(3, syn.datagram), 1);
+    expect(closed).toBe('ECONNREFUSED');
+    expect(c.state).toBe(TcpState.CLOSED);
+    expect(r.stack.tcpStats.icmpHardErrors).toBe(1);
+    // An established connection only records it (RFC 1122 4.2.3.9; Linux without IP_RECVERR).
+    const { s } = accepted(r);
+    s.write(pattern(100, 7), 0, 100, 2);
+    const sent = parseIpFrame(one(r));
+    r.stack.inputBytes(unreachable(1, sent.datagram), 3);
+    expect(s.state).toBe(TcpState.ESTABLISHED);
+    expect(s.softError).toBe('EHOSTUNREACH');
+    expect(r.stack.tcpStats.icmpSoftErrors).toBe(1);
     finish(r);
   });
 });

@@ -5,6 +5,11 @@ import {
   FLG_RST,
   FLG_SYN,
   FLG_URG,
+  ICMP_TYPE_DEST_UNREACHABLE,
+  ICMP_TYPE_TIME_EXCEEDED,
+  ICMP_UNREACH_FRAG_NEEDED,
+  ICMP_UNREACH_PORT,
+  ICMP_UNREACH_PROTOCOL,
   IP_PROTO_TCP,
   OPT_MSS,
   OPT_NOP,
@@ -138,6 +143,14 @@ export interface TcpStats {
   pawsDrops: number;
   /** Segments that advanced the urgent pointer (each told to the application). */
   urgentIn: number;
+  /** ICMP errors about no connection of ours, or quoting a sequence number not in flight. */
+  icmpIgnored: number;
+  /** ICMP errors that ended a connection attempt (port or protocol unreachable in SYN_SENT). */
+  icmpHardErrors: number;
+  /** ICMP errors recorded on a connection as its soft error (RFC 1122 4.2.3.9). */
+  icmpSoftErrors: number;
+  /** Times a connection's MSS came down to a path MTU an ICMP error reported (RFC 1191). */
+  pmtuUpdates: number;
   /** Challenge ACKs not sent: the connection's or the stack's limit (RFC 5961 7). */
   challengeAcksLimited: number;
   outOfWindow: number;
@@ -168,6 +181,10 @@ export function newTcpStats(): TcpStats {
     challengeAcks: 0,
     pawsDrops: 0,
     urgentIn: 0,
+    icmpIgnored: 0,
+    icmpHardErrors: 0,
+    icmpSoftErrors: 0,
+    pmtuUpdates: 0,
     challengeAcksLimited: 0,
     outOfWindow: 0,
     oooSegs: 0,
@@ -234,6 +251,10 @@ const NO_DEADLINE = Number.POSITIVE_INFINITY;
  * the end of the burst: 64 KiB, the most Linux's GRO coalesces into one ACKed packet.
  */
 const ACK_COALESCE_MAX = 65536;
+/** RFC 1191 7's plateaus, highest first: the guesses for a frag-needed without an MTU. */
+const MTU_PLATEAUS = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
+/** The lowest path MTU believed (Linux's ip min_pmtu). */
+const PMTU_MIN = 552;
 /** Linux's tcp_invalid_ratelimit default. */
 const INVALID_ACK_INTERVAL_MS = 500;
 
@@ -360,6 +381,11 @@ export class TcpSocket {
   bytesSent = 0;
   /** Bytes of ours the peer acknowledged. */
   bytesAcknowledged = 0;
+  /**
+   * The last soft error an ICMP message reported (RFC 1122 4.2.3.9: ENETUNREACH,
+   * EHOSTUNREACH, ...), or null: for the application to read when the connection stalls.
+   */
+  softError: string | null = null;
   /** RCV.UP: where the peer's urgent data ends, valid while `urgentSeen`. */
   rcvUp = 0;
   urgentSeen = false;
@@ -1088,6 +1114,78 @@ export class TcpSocket {
     if (this.flight + len > this.cc.cwnd + 2 * mss) return;
     if (len < mss && len < unsent) return; // only what a full-sized segment, or the last data, allows
     if (this.sendData(this.sndNxt, len, false, now)) this.limitedBytes += len;
+  }
+
+  /**
+   * An ICMP error about one of our segments (RFC 1122 4.2.3.9), believed only when the quoted
+   * `seq` is in flight, SND.UNA <= seq < SND.MAX, or the ISS in SYN_SENT (RFC 5927 4.1: a blind
+   * attacker cannot guess it). Fragmentation needed lowers the MSS to the path MTU (RFC 1191)
+   * and resends what was sent too large; port or protocol unreachable ends a connection
+   * attempt with ECONNREFUSED (as Linux's tcp_v4_err does); anything else is a soft error.
+   */
+  icmpError(type: number, code: number, mtu: number, seq: number, now: number): void {
+    const st = this.host.tcpStats;
+    const inFlight =
+      this.state === S.SYN_SENT
+        ? seq === this.iss
+        : seqGe(seq, this.sndUna) && seqLt(seq, this.sndMax);
+    if (!inFlight || this.state === S.CLOSED || this.state === S.TIME_WAIT) {
+      st.icmpIgnored++;
+      return;
+    }
+    if (type === ICMP_TYPE_DEST_UNREACHABLE && code === ICMP_UNREACH_FRAG_NEEDED) {
+      this.pathMtu(mtu, now);
+      return;
+    }
+    const refused =
+      type === ICMP_TYPE_DEST_UNREACHABLE &&
+      (code === ICMP_UNREACH_PORT || code === ICMP_UNREACH_PROTOCOL);
+    if (refused && this.state === S.SYN_SENT) {
+      st.icmpHardErrors++;
+      this.toClosed('ECONNREFUSED');
+      return;
+    }
+    st.icmpSoftErrors++;
+    this.softError =
+      type === ICMP_TYPE_TIME_EXCEEDED
+        ? 'EHOSTUNREACH'
+        : code === ICMP_UNREACH_PORT
+          ? 'ECONNREFUSED'
+          : code === ICMP_UNREACH_PROTOCOL
+            ? 'ENOPROTOOPT'
+            : code === 0 || code === 6 || code === 9 || code === 11
+              ? 'ENETUNREACH'
+              : 'EHOSTUNREACH';
+  }
+
+  /**
+   * RFC 1191: the path's MTU is `mtu` (0 from a router older than RFC 1191: the next plateau
+   * below the current size, RFC 1191 7). Only a decrease counts, and never below 552 (Linux's
+   * min_pmtu: a forged tiny MTU would otherwise cut every segment to a few bytes). What was sent
+   * is resent at the new size at once (Linux's tcp_simple_retransmit).
+   */
+  private pathMtu(mtu: number, now: number): void {
+    const current = this.sndMss + 40;
+    let m = mtu;
+    if (m === 0) {
+      m = 68;
+      for (const p of MTU_PLATEAUS) {
+        if (p < current) {
+          m = p;
+          break;
+        }
+      }
+    }
+    if (m < PMTU_MIN) m = PMTU_MIN;
+    const mss = m - 40;
+    if (mss >= this.sndMss) return;
+    this.sndMss = mss;
+    this.effMss = mss - (this.tsEnabled ? TS_OPT_LEN : 0);
+    this.host.tcpStats.pmtuUpdates++;
+    if (this.state === S.SYN_SENT || this.state === S.SYN_RECEIVED) return;
+    this.sndNxt = this.sndUna;
+    if (this.finSent && seqLe(this.sndNxt, this.finSeq)) this.finSent = false;
+    this.output(now);
   }
 
   private urgent(up: number): void {

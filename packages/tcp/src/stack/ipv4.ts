@@ -3,7 +3,10 @@ import {
   checksumOf,
   ETH_HEADER_LEN,
   ETHERTYPE_IPV4,
+  get16,
+  get32,
   ICMP_HEADER_LEN,
+  ICMP_NEXT_HOP_MTU,
   ICMP_TYPE_DEST_UNREACHABLE,
   ICMP_TYPE_ECHO_REQUEST,
   ICMP_TYPE_TIME_EXCEEDED,
@@ -193,7 +196,28 @@ export class Ipv4Layer {
       this.send(m, ipv4Src(b, ip), IP_PROTO_ICMP, len, now, 0);
       return;
     }
-    if (type === ICMP_TYPE_DEST_UNREACHABLE || type === ICMP_TYPE_TIME_EXCEEDED) st.icmpErrorsIn++;
+    if (type !== ICMP_TYPE_DEST_UNREACHABLE && type !== ICMP_TYPE_TIME_EXCEEDED) return;
+    st.icmpErrorsIn++;
+    // The quoted datagram (RFC 792: its IPv4 header and at least 8 bytes after it) must be one
+    // of ours: from our address, with room for the ports and the sequence number.
+    const q = off + ICMP_HEADER_LEN;
+    const qEnd = off + len;
+    if (qEnd - q < IPV4_MIN_HEADER_LEN || b[q] >>> 4 !== 4) return;
+    const qhl = ipv4HeaderLen(b, q);
+    if (qhl < IPV4_MIN_HEADER_LEN || q + qhl + 8 > qEnd || ipv4Src(b, q) !== iface.localIp) return;
+    if (ipv4Protocol(b, q) === IP_PROTO_TCP) {
+      const l4 = q + qhl;
+      (this.#tcp as TcpLayer).icmpError(
+        type,
+        b[off + 1],
+        get16(b, off + ICMP_NEXT_HOP_MTU),
+        ipv4Dst(b, q),
+        get16(b, l4),
+        get16(b, l4 + 2),
+        get32(b, l4 + 4),
+        now,
+      );
+    }
   }
 
   /**

@@ -272,6 +272,29 @@ export class TcpLayer implements TcpHost {
     this.ipSend(m, seg.srcIp, IP_PROTO_TCP, TCP_HEADER_LEN, now, 0);
   }
 
+  /**
+   * An ICMP error quoting a TCP segment of ours (its destination, ports and sequence number
+   * read from the quote): handed to the connection, which checks that the quote is in flight
+   * (RFC 5927) before it believes it.
+   */
+  icmpError(
+    type: number,
+    code: number,
+    mtu: number,
+    rip: number,
+    lport: number,
+    rport: number,
+    seq: number,
+    now: number,
+  ): void {
+    const s = this.connections.lookup(this.flowHash(rip, rport, lport), rip, rport, lport);
+    if (s === undefined) {
+      this.tcpStats.icmpIgnored++;
+      return;
+    }
+    s.icmpError(type, code, mtu, seq, now);
+  }
+
   // -------------------------------------------------------------------------------------------
   // Opening and closing
 
