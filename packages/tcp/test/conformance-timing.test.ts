@@ -603,6 +603,24 @@ describe('zero window (RFC 9293 3.8.6.1) and silly-window avoidance (RFC 1122 4.
     expect(h.closed).toBe('ETIMEDOUT');
   });
 
+  it('userTimeoutMs runs from the FIN on an idle connection, not from its last progress long before', () => {
+    const h = conform(
+      `${OPEN}
++0    call write 100
++0    > P. 1:101(100) ack 1 win 65535
++.1   < . 1:1(0) ack 101 win 65535               // 0.2: the last progress
+10    call end                                   // idle for 10 s, then the FIN
++0    > F. 101:101(0) ack 1 win 65535
++.3   > F. 101:101(0) ack 1 win 65535            // 10.3: a retransmission, not a give-up
++.6   > F. 101:101(0) ack 1 win 65535            // 10.9
++.6   > R. 102:102(0) ack 1 win 0                // 11.5: 1.5 s after the FIN with no answer
++0    call expectClosed ETIMEDOUT
+`,
+      { tcp: { userTimeoutMs: 1500, rtoMaxMs: 600 } },
+    );
+    expect(h.closed).toBe('ETIMEDOUT');
+  });
+
   it('closes our window as the unread receive buffer fills, answers probes, and reopens it by an MSS', () => {
     const h = conform(
       `

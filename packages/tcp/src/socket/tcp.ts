@@ -563,6 +563,8 @@ export class TcpSocket {
   /** Half-close (RFC 9293 3.10.4 CLOSE on the send side): a FIN follows the queued data. */
   end(now: number): void {
     if (this.finQueued) return;
+    // A FIN on an idle connection is new work for the send side: the user timeout starts here.
+    if (this.sendBuf.length === 0 && this.sndMax === this.sndUna) this.progressAt = now;
     switch (this.state) {
       case S.CLOSED:
       case S.LISTEN:
