@@ -63,6 +63,16 @@ describe('ICMP echo', () => {
     icmpEmit({ ...req, kind: 'echo-reply' }, fresh, 0);
     expect(icmpChecksum(b, 0)).toBe(icmpChecksum(fresh, 0));
   });
+
+  it('a reply that sums to zero (ident, sequence and data all 0) gets 0xffff, not 0x0000', () => {
+    // Found by the stack's fast-check echo property: RFC 1624's update gave 0x0000 here.
+    const req: IcmpRepr = { kind: 'echo-request', ident: 0, seq: 0, data: new Uint8Array(0) };
+    const b = new Uint8Array(icmpLengthOf(req));
+    icmpEmit(req, b, 0);
+    icmpEchoRequestToReply(b, 0);
+    expect(icmpChecksum(b, 0)).toBe(0xffff);
+    expect(icmpVerifyChecksum(b, 0, b.length)).toBe(true);
+  });
 });
 
 describe('ICMP errors', () => {

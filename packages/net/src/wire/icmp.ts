@@ -85,7 +85,11 @@ export function icmpEchoRequestToReply(b: Uint8Array, off: number): void {
   s = (s & 0xffff) + (s >>> 16);
   s = (s & 0xffff) + (s >>> 16);
   b[off + ICMP_TYPE] = ICMP_TYPE_ECHO_REPLY;
-  set16(b, off + ICMP_CHECKSUM, ~s & 0xffff);
+  // RFC 1624's update can give 0x0000 (-0) where the message sums to zero (ident, sequence and
+  // data all 0): the same number in ones' complement, but a sum-to-0xffff check refuses it, and
+  // a checksum computed afresh (Linux's) is 0xffff.
+  const c = ~s & 0xffff;
+  set16(b, off + ICMP_CHECKSUM, c === 0 ? 0xffff : c);
 }
 
 /** Why icmpCheck()/icmpParse() refused a message. */
