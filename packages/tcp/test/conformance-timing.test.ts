@@ -621,6 +621,47 @@ describe('zero window (RFC 9293 3.8.6.1) and silly-window avoidance (RFC 1122 4.
     expect(h.closed).toBe('ETIMEDOUT');
   });
 
+  it('black-hole detection: 3 timeouts in a row shrink the segments to 1024 bytes; 10 minutes on the agreed MSS is tried again', () => {
+    conform(`
+0     < S 0:0(0) win 65535 <mss 1460>
++0    > S. 0:0(0) ack 1 win 65535 <mss 1460>
++.1   < . 1:1(0) ack 1 win 65535                 // RTO 300
++0    call write 1460
++0    > P. 1:1461(1460) ack 1 win 65535
++.3   > P. 1:1461(1460) ack 1 win 65535          // timeout 1
++.6   > P. 1:1461(1460) ack 1 win 65535          // timeout 2
++1.2  > . 1:1025(1024) ack 1 win 65535           // timeout 3: a black hole, perhaps
++.1   < . 1:1(0) ack 1025 win 65535              // the smaller segment gets through
++0    > P. 1025:1461(436) ack 1 win 65535
++0    call expectStat blackHoleShrinks 1
++.1   < . 1:1(0) ack 1461 win 65535
+602.3 call write 100
++0    > P. 1461:1561(100) ack 1 win 65535
++.1   < . 1:1(0) ack 1561 win 65535              // an ACK past the re-probe time: 1460 again
++0    call write 1460
++0    > P. 1561:3021(1460) ack 1 win 65535
++.1   < . 1:1(0) ack 3021 win 65535
+`);
+  });
+
+  it('mtuProbing false keeps the agreed MSS through timeouts', () => {
+    conform(
+      `
+0     < S 0:0(0) win 65535 <mss 1460>
++0    > S. 0:0(0) ack 1 win 65535 <mss 1460>
++.1   < . 1:1(0) ack 1 win 65535
++0    call write 1460
++0    > P. 1:1461(1460) ack 1 win 65535
++.3   > P. 1:1461(1460) ack 1 win 65535
++.6   > P. 1:1461(1460) ack 1 win 65535
++1.2  > P. 1:1461(1460) ack 1 win 65535
++.1   < . 1:1(0) ack 1461 win 65535
++0    call expectStat blackHoleShrinks 0
+`,
+      { tcp: { mtuProbing: false } },
+    );
+  });
+
   it('closes our window as the unread receive buffer fills, answers probes, and reopens it by an MSS', () => {
     const h = conform(
       `

@@ -52,6 +52,13 @@ export interface TcpOptions {
   /** The MSS we announce; default the interface MTU - 40. */
   mss?: number;
   /**
+   * Black-hole detection (RFC 4821's fallback, Linux's tcp_mtu_probing = 1; default true): after
+   * 3 retransmission timeouts in a row, segments shrink to 1024 bytes and then halve, down to
+   * 536, in case a path drops large packets without an ICMP error; every 10 minutes the full
+   * MSS is tried again.
+   */
+  mtuProbing?: boolean;
+  /**
    * The congestion controller, by name (Linux's TCP_CONGESTION): 'newreno' (the default), or
    * one added with registerCongestionControl.
    */
@@ -88,6 +95,7 @@ export const TCP_DEFAULTS: Readonly<ResolvedTcpOptions> = Object.freeze({
   maxOutOfOrderRanges: 32,
   initialWindowSegments: 10,
   mss: 0,
+  mtuProbing: true,
   congestionControl: 'newreno',
   userTimeoutMs: 0,
 });
@@ -153,6 +161,7 @@ export function resolveTcpOptions(
   int('maxOutOfOrderRanges', r.maxOutOfOrderRanges, 1, 4096);
   int('initialWindowSegments', r.initialWindowSegments, 1, 1000);
   int('mss', r.mss, 0, 65495);
+  bool('mtuProbing', r.mtuProbing);
   ms('userTimeoutMs', r.userTimeoutMs);
   if (typeof r.congestionControl !== 'string' || !hasCongestionControl(r.congestionControl))
     throw new OptionError(

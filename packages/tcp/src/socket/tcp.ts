@@ -151,6 +151,8 @@ export interface TcpStats {
   icmpSoftErrors: number;
   /** Times a connection's MSS came down to a path MTU an ICMP error reported (RFC 1191). */
   pmtuUpdates: number;
+  /** Times black-hole detection shrank a connection's segments after repeated timeouts. */
+  blackHoleShrinks: number;
   /** Challenge ACKs not sent: the connection's or the stack's limit (RFC 5961 7). */
   challengeAcksLimited: number;
   outOfWindow: number;
@@ -185,6 +187,7 @@ export function newTcpStats(): TcpStats {
     icmpHardErrors: 0,
     icmpSoftErrors: 0,
     pmtuUpdates: 0,
+    blackHoleShrinks: 0,
     challengeAcksLimited: 0,
     outOfWindow: 0,
     oooSegs: 0,
@@ -253,6 +256,12 @@ const NO_DEADLINE = Number.POSITIVE_INFINITY;
 const ACK_COALESCE_MAX = 65536;
 /** RFC 1191 7's plateaus, highest first: the guesses for a frag-needed without an MTU. */
 const MTU_PLATEAUS = [65535, 32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
+/** Timeouts in a row before black-hole detection shrinks the segments (Linux's tcp_retries1). */
+const BLACK_HOLE_RETRIES = 3;
+/** The first size it shrinks to (Linux's tcp_base_mss). */
+const BLACK_HOLE_BASE_MSS = 1024;
+/** How long until the agreed MSS is tried again (Linux's tcp_probe_interval). */
+const BLACK_HOLE_REPROBE_MS = 600_000;
 /** The lowest path MTU believed (Linux's ip min_pmtu). */
 const PMTU_MIN = 552;
 /** Linux's tcp_invalid_ratelimit default. */
@@ -302,6 +311,10 @@ export class TcpSocket {
 
   /** MSS the peer announced, capped by our interface. */
   sndMss = DEFAULT_PEER_MSS;
+  /** The MSS agreed at the handshake, which black-hole detection returns to (0: none yet). */
+  agreedMss = 0;
+  /** When black-hole detection tries the agreed MSS again (Infinity: not shrunk). */
+  mssProbeAt = NO_DEADLINE;
   /** Payload per full segment: sndMss less the timestamp option. */
   effMss = DEFAULT_PEER_MSS;
   tsEnabled = false;
@@ -510,6 +523,7 @@ export class TcpSocket {
   private takeSynOptions(seg: Segment, now: number): void {
     const ourMss = this.ourMss();
     this.sndMss = Math.max(64, Math.min(seg.mss >= 0 ? seg.mss : DEFAULT_PEER_MSS, ourMss));
+    this.agreedMss = this.sndMss;
     this.peerOfferedWs = this.options.windowScale && seg.wscale >= 0;
     if (this.peerOfferedWs) {
       this.sndWscale = seg.wscale;
@@ -1023,6 +1037,12 @@ export class TcpSocket {
     this.retries = 0;
     this.limitedBytes = 0;
     this.progressAt = now;
+    if (this.mssProbeAt <= now) {
+      // Black-hole detection's re-probe: the agreed MSS again (a timeout shrinks it anew).
+      this.mssProbeAt = NO_DEADLINE;
+      this.sndMss = this.agreedMss;
+      this.effMss = this.sndMss - (this.tsEnabled ? TS_OPT_LEN : 0);
+    }
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
     if (this.finQueued && seqGt(ack, this.finSeq)) this.finSent = true;
@@ -1862,6 +1882,7 @@ export class TcpSocket {
       stats.zeroWindowProbes++;
     } else {
       this.retries++;
+      if (this.retries >= BLACK_HOLE_RETRIES && o.mtuProbing) this.blackHole(now);
     }
     stats.rtoTimeouts++;
     // RFC 5681 3.1 (4) and RFC 6298 5.5-5.7.
@@ -1878,6 +1899,24 @@ export class TcpSocket {
     if (zeroWindow) this.retransmitFirst(now);
     else this.output(now);
     if (this.rtoAt === NO_DEADLINE) this.rtoAt = now + this.rtt.rto;
+  }
+
+  /**
+   * Timeouts in a row may mean a path that drops large packets and says nothing (an ICMP black
+   * hole): segments shrink to 1024 bytes, then halve at each further timeout down to 536
+   * (Linux's tcp_mtu_probing with tcp_base_mss), and the agreed MSS is tried again
+   * BLACK_HOLE_REPROBE_MS later (tcp_probe_interval), in case it was an outage instead.
+   */
+  private blackHole(now: number): void {
+    const next =
+      this.sndMss > BLACK_HOLE_BASE_MSS
+        ? BLACK_HOLE_BASE_MSS
+        : Math.max(this.sndMss >>> 1, DEFAULT_PEER_MSS);
+    if (next >= this.sndMss) return;
+    this.sndMss = next;
+    this.effMss = next - (this.tsEnabled ? TS_OPT_LEN : 0);
+    this.mssProbeAt = now + BLACK_HOLE_REPROBE_MS;
+    this.host.tcpStats.blackHoleShrinks++;
   }
 
   /** The connection failed on a silent peer: an RST in case it hears, then ETIMEDOUT. */
