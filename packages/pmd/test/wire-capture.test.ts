@@ -50,11 +50,12 @@ function parsed(b: Uint8Array, off = 0, len = b.length - off): TcpRepr {
   return r.repr;
 }
 
-const CAPTURE = CAPTURE_PATH;
-if (!CAPTURE)
-  console.log('skipping capture test: shared/data/linux-veth-http.pcap not found above src/wire');
+if (!CAPTURE_PATH)
+  console.log(
+    'skipping the linux-veth-http.pcap tests: ../shared/data/linux-veth-http.pcap was not found above packages/pmd/test',
+  );
 
-describe.skipIf(!CAPTURE)('linux-veth-http.pcap, dissected layer by layer', () => {
+describe.skipIf(!CAPTURE_PATH)('linux-veth-http.pcap, dissected layer by layer', () => {
   const frames = captureFrames();
   const A = parseIpv4('10.77.0.1');
   const B = parseIpv4('10.77.0.2');
@@ -158,13 +159,7 @@ function tcpSegments(frames: Uint8Array[]): Segment[] {
   return out;
 }
 
-const capture = CAPTURE_PATH;
-if (!capture)
-  console.log(
-    'skipping linux-veth-http.pcap tests: no shared/data/linux-veth-http.pcap above this folder',
-  );
-
-describe.skipIf(!capture)('linux-veth-http.pcap', () => {
+describe.skipIf(!CAPTURE_PATH)('linux-veth-http.pcap', () => {
   const segments = tcpSegments(captureFrames());
 
   it('every TCP checksum verifies, and a flipped bit does not', () => {
